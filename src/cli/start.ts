@@ -1,0 +1,66 @@
+import pino, { type Logger } from 'pino';
+import type { Config, ServiceConfig } from '../config/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { ProcessRuntime } from '../runtime/process.js';
+import { freePort } from '../runtime/free-port.js';
+import { Baton, type ForwarderName } from '../baton.js';
+
+/**
+ * `baton start`: run in the foreground until SIGTERM/SIGINT, then stop gracefully.
+ * Resolves with the exit code.
+ */
+export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; forwarder: ForwarderName; logLevel: string }): Promise<number> {
+  const log = pino({ level: opts.logLevel, base: { pid: process.pid } });
+  const processRuntimes: ProcessRuntime[] = [];
+  // However Baton exits, the processes it started do not outlive it.
+  process.once('exit', () => {
+    for (const r of processRuntimes) r.killAllSync();
+  });
+  let dockerRuntime: typeof import('../runtime/docker.js') | undefined;
+  let docker: import('dockerode') | undefined;
+  const makeRuntime = async (service: ServiceConfig, slog: Logger): Promise<Runtime> => {
+    if (service.runtime === 'process') {
+      const runtime = new ProcessRuntime({ service, log: slog, pickPort: () => freePort(), env: opts.env });
+      processRuntimes.push(runtime);
+      return runtime;
+    }
+    // Loaded only when a service runs on Docker: the process runtime needs no engine.
+    dockerRuntime ??= await import('../runtime/docker.js');
+    if (docker === undefined) {
+      const { default: Dockerode } = await import('dockerode');
+      docker = new Dockerode();
+    }
+    return new dockerRuntime.DockerRuntime({ service, docker, log: slog, pickPort: () => freePort() });
+  };
+  const baton = new Baton({ config, log, makeRuntime, forwarder: opts.forwarder });
+
+  let stopping: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping !== undefined) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    log.info({ signal }, 'signal received');
+    stopping = baton.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await baton.start();
+  } catch (err) {
+    log.error({ err }, 'baton failed to start');
+    await baton.stop().catch(() => {});
+    process.stderr.write(`baton: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stderr.write(`baton: serving on http://${baton.listenAddress} (control socket ${config.control.socket})\n`);
+  await new Promise<void>((resolve) => {
+    const check = setInterval(() => {
+      if (stopping !== undefined) {
+        clearInterval(check);
+        void stopping.then(resolve, resolve);
+      }
+    }, 50);
+  });
+  return 0;
+}

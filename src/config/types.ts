@@ -1,0 +1,94 @@
+/**
+ * The validated, typed configuration. Produced by `loadConfig` from YAML text; every path is
+ * absolute and every duration is in milliseconds. Pure data: no behaviour lives here.
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ProcessConfig {
+  /** argv; "{version}" in any element is replaced at start. */
+  command: string[];
+  /** Absolute working directory (relative paths are resolved against the config file's folder). */
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface DockerConfig {
+  /** Image reference; "{version}" is replaced at start. */
+  image: string;
+  /** Port the app listens on inside the container. */
+  port: number;
+  /** "host": the app gets PORT and listens on 127.0.0.1; else the name of a Docker network. */
+  network: string;
+  env: Record<string, string>;
+}
+
+export interface HealthConfig {
+  path: string;
+  intervalMs: number;
+  timeoutMs: number;
+  deadlineMs: number;
+  /** Consecutive 2xx probes needed before a new version counts as healthy (default 1). */
+  healthyThreshold: number;
+}
+
+export interface HoldConfig {
+  timeoutMs: number;
+  maxQueued: number;
+}
+
+export interface DrainConfig {
+  timeoutMs: number;
+  websocketGraceMs: number;
+}
+
+export interface NotifyConfig {
+  /** Add the client script tag to text/html 200 responses that lack it. */
+  inject: boolean;
+}
+
+export type RuntimeKind = 'process' | 'docker';
+
+export interface ServiceConfig {
+  name: string;
+  hosts: string[];
+  version: string;
+  runtime: RuntimeKind;
+  process: ProcessConfig;
+  docker: DockerConfig;
+  health: HealthConfig;
+  hold: HoldConfig;
+  drain: DrainConfig;
+  notify: NotifyConfig;
+}
+
+/** Limits of the public listener (slowloris, oversize headers, bodies). */
+export interface LimitsConfig {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderSize: number;
+  maxHeadersCount: number;
+  /** 0 means unlimited. */
+  maxBodyBytes: number;
+  /** Time an upstream may take to send response headers before the client gets 504. */
+  upstreamHeadersTimeoutMs: number;
+}
+
+export interface Config {
+  /** Absolute path of the file this came from ("<default>" for the embedded default). */
+  file: string;
+  /** Absolute folder that relative paths are resolved against. */
+  dir: string;
+  listen: HostPort;
+  control: { socket: string };
+  /** Absolute path of the state file (last deployed version per service). */
+  stateFile: string;
+  /** Client addresses whose X-Forwarded-For is appended to rather than replaced. */
+  trustedProxies: string[];
+  limits: LimitsConfig;
+  services: Record<string, ServiceConfig>;
+}

@@ -1,0 +1,211 @@
+import http from 'node:http';
+import { chmod, lstat, unlink } from 'node:fs/promises';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { BatonError, isBatonError, statusOf } from '../errors.js';
+import { parseDuration } from '../config/duration.js';
+import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
+
+const MAX_BODY = 64 * 1024;
+const MAX_MESSAGE = 2000;
+const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|pause|resume|notify)$/;
+
+/**
+ * The control API: HTTP/1.1 + JSON on a Unix socket created with mode 0600. Every bad input
+ * gets the contract's error shape with a stable code; nothing a client sends can crash it.
+ */
+export class ControlServer {
+  readonly #server: http.Server;
+  readonly #api: ControlApi;
+  readonly #path: string;
+  readonly #log: Logger;
+
+  constructor(opts: { path: string; api: ControlApi; log: Logger }) {
+    this.#api = opts.api;
+    this.#path = opts.path;
+    this.#log = opts.log;
+    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#log.error({ err }, 'control request failed');
+        if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
+        else res.end();
+      });
+    });
+  }
+
+  /** Create the socket: refuses a symlink or another user's file, replaces a stale socket. */
+  async listen(): Promise<void> {
+    await prepareSocketPath(this.#path);
+    // Create it 0600 from the start (umask), not chmod after: no window where others can connect.
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once('error', reject);
+        this.#server.listen(this.#path, () => {
+          this.#server.removeListener('error', reject);
+          resolve();
+        });
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    await chmod(this.#path, 0o600);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    await unlink(this.#path).catch(() => {});
+  }
+
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = (req.url ?? '/').split('?')[0]!;
+    if (url === '/v1/status') {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return sendJson(res, 200, this.#api.status());
+    }
+    if (url === '/metrics') {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      const m = await this.#api.metrics();
+      res.writeHead(200, { 'content-type': m.contentType });
+      res.end(m.body);
+      return;
+    }
+    const match = ROUTE.exec(url);
+    if (match === null) return sendError(res, new BatonError('NOT_FOUND', `no such endpoint: ${req.method} ${url}`));
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    const service = decodeURIComponent(match[1]!);
+    const action = match[2]!;
+    let body: Record<string, unknown>;
+    try {
+      body = await readJson(req);
+    } catch (err) {
+      return sendError(res, err);
+    }
+    try {
+      switch (action) {
+        case 'deploy': {
+          const version = body.version;
+          if (typeof version !== 'string') throw new BatonError('BAD_REQUEST', 'body must be {"version": "<version>"}: "version" is missing or not a string');
+          return await this.#stream(res, (emit) => this.#api.deploy(service, version, emit));
+        }
+        case 'rollback':
+          return await this.#stream(res, (emit) => this.#api.rollback(service, emit));
+        case 'pause': {
+          const t = body.timeout;
+          let timeoutMs: number | undefined;
+          if (t !== undefined && t !== null) {
+            timeoutMs = typeof t === 'string' ? parseDuration(t) : undefined;
+            if (timeoutMs === undefined || timeoutMs <= 0) throw new BatonError('BAD_DURATION', `timeout: expected a duration like "30s", got ${JSON.stringify(t)}`);
+          }
+          return sendJson(res, 200, this.#api.pause(service, timeoutMs));
+        }
+        case 'resume':
+          return sendJson(res, 200, this.#api.resume(service));
+        case 'notify': {
+          const message = body.message;
+          if (typeof message !== 'string' || message.length === 0) throw new BatonError('BAD_REQUEST', 'body must be {"message": "<text>"}: "message" is missing or empty');
+          if (message.length > MAX_MESSAGE) throw new BatonError('BAD_REQUEST', `message is ${message.length} characters; at most ${MAX_MESSAGE}`);
+          return sendJson(res, 200, this.#api.notify(service, message));
+        }
+      }
+    } catch (err) {
+      return sendError(res, err);
+    }
+  }
+
+  /** NDJSON stream of swap events; an error before the first event is a plain error reply. */
+  async #stream(res: http.ServerResponse, run: (emit: (e: SwapEvent) => void) => Promise<SwapEvent>): Promise<void> {
+    const emit = (e: SwapEvent): void => {
+      if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+      if (!res.destroyed) res.write(JSON.stringify(e) + '\n');
+    };
+    try {
+      await run(emit);
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) return sendError(res, err);
+      // Failed mid-stream (a fault, not an expected outcome): still end with a done event.
+      const e = isBatonError(err) ? err : new BatonError('INTERNAL', (err as Error).message);
+      emit({ done: true, ok: false, error: { ...e.toJSON(), step: 'stop', version: '' }, ms: 0 });
+      res.end();
+    }
+  }
+}
+
+async function prepareSocketPath(path: string): Promise<void> {
+  let st;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (st.isSymbolicLink()) throw new BatonError('SOCKET_UNSAFE', `control socket ${path} is a symbolic link; refusing to use it`);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new BatonError('SOCKET_UNSAFE', `control socket ${path} belongs to uid ${st.uid}, not to this user; refusing to use it`);
+  if (!st.isSocket()) throw new BatonError('SOCKET_UNSAFE', `control socket path ${path} exists and is not a socket; refusing to replace it`);
+  if (await answers(path)) throw new BatonError('SOCKET_UNSAFE', `another Baton is already listening on ${path}`);
+  await unlink(path); // stale socket of a Baton that did not exit cleanly
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(path);
+    const done = (v: boolean): void => {
+      s.destroy();
+      resolve(v);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(false));
+  });
+}
+
+function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        reject(new BatonError('PAYLOAD_TOO_LARGE', `request body is over ${MAX_BODY} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve({});
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (err) {
+        return reject(new BatonError('BAD_JSON', `request body is not valid JSON: ${(err as Error).message}`));
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return reject(new BatonError('BAD_JSON', 'request body must be a JSON object'));
+      resolve(parsed as Record<string, unknown>);
+    });
+  });
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) + '\n';
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: http.ServerResponse, err: unknown): void {
+  const e = isBatonError(err) ? err : new BatonError('INTERNAL', err instanceof Error ? err.message : String(err));
+  const body: ErrorBody = { error: e.toJSON() };
+  sendJson(res, statusOf(e.code), body);
+}
+
+function methodNotAllowed(res: http.ServerResponse, allow: string): void {
+  const text = JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `use ${allow}` } }) + '\n';
+  res.writeHead(405, { 'content-type': 'application/json', allow, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}

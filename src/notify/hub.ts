@@ -1,0 +1,77 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from 'pino';
+
+/** What browsers receive on /_baton/ws (see the contract). */
+export interface Notice {
+  type: 'deploying' | 'deployed' | 'rolled_back' | 'deploy_failed' | 'notice';
+  service: string;
+  version: string;
+  message?: string;
+}
+
+/**
+ * The browser notice hub: holds the /_baton/ws sockets of each service and pushes notices to
+ * them. Reads nothing from browsers beyond control frames; limits sockets per client address.
+ */
+export class NoticeHub {
+  readonly #wss: WebSocketServer;
+  readonly #clients = new Map<string, Set<WebSocket>>();
+  readonly #perAddress = new Map<string, number>();
+  readonly #maxPerAddress: number;
+  readonly #log: Logger;
+
+  constructor(opts: { log: Logger; maxPerAddress?: number }) {
+    this.#log = opts.log;
+    this.#maxPerAddress = opts.maxPerAddress ?? 256;
+    // Browsers have nothing to say here: tiny frames only, no compression state per socket.
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
+  }
+
+  /** Accept a /_baton/ws upgrade for `service`. */
+  accept(req: http.IncomingMessage, socket: Duplex, head: Buffer, service: string): void {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const count = this.#perAddress.get(address) ?? 0;
+    if (count >= this.#maxPerAddress) {
+      socket.end('HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    this.#perAddress.set(address, count + 1);
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      let set = this.#clients.get(service);
+      if (set === undefined) this.#clients.set(service, (set = new Set()));
+      set.add(ws);
+      ws.on('message', ignore);
+      ws.on('error', ignore);
+      ws.once('close', () => {
+        set.delete(ws);
+        const left = (this.#perAddress.get(address) ?? 1) - 1;
+        if (left <= 0) this.#perAddress.delete(address);
+        else this.#perAddress.set(address, left);
+      });
+    });
+  }
+
+  /** Push a notice to every browser of its service; returns how many it was sent to. */
+  broadcast(notice: Notice): number {
+    const set = this.#clients.get(notice.service);
+    if (set === undefined || set.size === 0) return 0;
+    const text = JSON.stringify(notice);
+    for (const ws of set) ws.send(text);
+    this.#log.debug({ service: notice.service, type: notice.type, browsers: set.size }, 'notice sent');
+    return set.size;
+  }
+
+  connected(service: string): number {
+    return this.#clients.get(service)?.size ?? 0;
+  }
+
+  /** Close every socket with 1001 (going away): Baton is stopping. */
+  close(): void {
+    for (const set of this.#clients.values()) for (const ws of set) ws.close(1001, 'proxy stopping');
+    for (const set of this.#clients.values()) for (const ws of set) setTimeout(() => ws.terminate(), 1000).unref();
+  }
+}
+
+function ignore(): void {}

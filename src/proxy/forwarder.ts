@@ -1,0 +1,69 @@
+import type http from 'node:http';
+import type { Exchange } from '../upstream/exchange.js';
+
+/** Where one request goes: an upstream's address and its keep-alive pool. */
+export interface Target {
+  readonly host: string;
+  readonly port: number;
+  readonly agent: http.Agent;
+}
+
+/** One request to forward. The caller owns routing, the hold gate and in-flight tracking. */
+export interface WebJob {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  target: Target;
+  /** Headers to send upstream (hop-by-hop removed, X-Forwarded-* and X-Request-Id set). */
+  headers: http.OutgoingHttpHeaders;
+  /** The in-flight record on the target; the forwarder sets `onCut` and `isStream`. */
+  exchange: Exchange;
+  requestId: string;
+  /** Time the upstream may take to send response headers before the client gets 504. */
+  headersTimeoutMs: number;
+  /** Whether a retry is still allowed (only the first attempt may ask for one). */
+  mayRetry: boolean;
+}
+
+/**
+ * How a failed attempt ended when nothing reached the client and nothing of the request was
+ * consumed: the caller may send it again (once) to the service's current upstream.
+ */
+export type RetryHandler = (job: WebJob, error: Error) => void;
+
+/** Reports upstream failures to the caller (logs, metrics). */
+export type UpstreamErrorKind = 'refused' | 'reset' | 'timeout' | 'aborted_response' | 'other';
+export type ErrorHandler = (job: WebJob, kind: UpstreamErrorKind, error: Error) => void;
+
+/**
+ * Sends HTTP requests to an upstream and streams the answer back. Behind this interface so
+ * the benchmark can measure alternatives (http-proxy-3, a lean node:http one) on equal terms.
+ */
+export interface Forwarder {
+  readonly name: string;
+  web(job: WebJob): void;
+}
+
+export interface ForwarderHooks {
+  onRetry: RetryHandler;
+  onError: ErrorHandler;
+}
+
+/** A request that carries no body: nothing of it is lost if it must be sent again. */
+export function isBodiless(req: http.IncomingMessage): boolean {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return false;
+  const cl = req.headers['content-length'];
+  return cl === undefined || cl === '0';
+}
+
+export function errorKind(err: NodeJS.ErrnoException): UpstreamErrorKind {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'reset';
+    default:
+      return 'other';
+  }
+}

@@ -1,0 +1,279 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Service } from '../service.js';
+import type { LimitsConfig, HostPort } from '../config/types.js';
+import type { NoticeHub } from '../notify/hub.js';
+import { clientScript } from '../notify/client-script.js';
+import { Router } from './router.js';
+import { RequestIds, requestIdOf, upstreamHeaders, type ForwardedContext } from './headers.js';
+import { sendError, statusFor, type ProxyErrorKind } from './error-pages.js';
+import type { Forwarder, WebJob, UpstreamErrorKind } from './forwarder.js';
+import { forwardUpgrade } from './forward-ws.js';
+import type { HoldOutcome } from '../swap/gate.js';
+import type { Upstream } from '../upstream/upstream.js';
+
+/** What the data plane reports (metrics, logs). All optional so tests can leave them out. */
+export interface ProxyObserver {
+  requestFinished?(service: string, method: string, status: number, seconds: number): void;
+  held?(service: string, outcome: HoldOutcome, ms: number): void;
+  upstreamError?(service: string, kind: UpstreamErrorKind | 'retry'): void;
+}
+
+export interface ProxyServerOptions {
+  listen: HostPort;
+  services: Service[];
+  limits: LimitsConfig;
+  trustedProxies: string[];
+  hub: NoticeHub;
+  log: Logger;
+  makeForwarder: (hooks: { onRetry(job: WebJob, err: Error): void; onError(job: WebJob, kind: UpstreamErrorKind, err: Error): void }) => Forwarder;
+  observer?: ProxyObserver;
+}
+
+interface Job extends WebJob {
+  service: Service;
+  started: number;
+}
+
+const CLIENT_JS_PATH = '/_baton/client.js';
+const NOTICE_WS_PATH = '/_baton/ws';
+
+/**
+ * The public HTTP listener: routes each request by Host to its service, waits at the
+ * service's gate while it is held, and forwards to whatever upstream is active at that moment.
+ */
+export class ProxyServer {
+  readonly #server: http.Server;
+  readonly #router = new Router<Service>();
+  readonly #opts: ProxyServerOptions;
+  readonly #forwarder: Forwarder;
+  readonly #ids = new RequestIds();
+  readonly #trusted: Set<string>;
+  readonly #log: Logger;
+  readonly #obs: ProxyObserver;
+  readonly #script: Buffer;
+  #stopping = false;
+
+  constructor(opts: ProxyServerOptions) {
+    this.#opts = opts;
+    this.#log = opts.log;
+    this.#obs = opts.observer ?? {};
+    this.#trusted = new Set(opts.trustedProxies);
+    this.#script = Buffer.from(clientScript());
+    for (const s of opts.services) for (const h of s.config.hosts) this.#router.add(h, s);
+    this.#forwarder = opts.makeForwarder({
+      onRetry: (job, err) => this.#retry(job as Job, err),
+      onError: (job, kind, err) => this.#upstreamError(job as Job, kind, err),
+    });
+    const l = opts.limits;
+    this.#server = http.createServer({
+      keepAlive: true,
+      keepAliveTimeout: l.keepAliveTimeoutMs,
+      headersTimeout: l.headersTimeoutMs,
+      requestTimeout: l.requestTimeoutMs,
+      maxHeaderSize: l.maxHeaderSize,
+      noDelay: true,
+    });
+    this.#server.maxHeadersCount = l.maxHeadersCount;
+    this.#server.on('request', this.#onRequest);
+    this.#server.on('upgrade', this.#onUpgrade);
+    this.#server.on('clientError', this.#onClientError);
+  }
+
+  get forwarderName(): string {
+    return this.#forwarder.name;
+  }
+
+  /** Start listening; resolves with the bound address (port 0 picks a free one). */
+  listen(): Promise<HostPort> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.#server.once('error', onError);
+      this.#server.listen(this.#opts.listen.port, this.#opts.listen.host, () => {
+        this.#server.removeListener('error', onError);
+        const a = this.#server.address();
+        resolve(typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : this.#opts.listen);
+      });
+    });
+  }
+
+  /** Stop accepting; idle keep-alive connections close now, busy ones after their response. */
+  stopAccepting(): Promise<void> {
+    this.#stopping = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    return closed;
+  }
+
+  /** Cut whatever is still connected. */
+  closeAll(): void {
+    this.#server.closeAllConnections();
+  }
+
+  #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (this.#stopping) res.shouldKeepAlive = false;
+    const url = req.url ?? '/';
+    if (url.startsWith('/_baton/')) return this.#serveBaton(req, res, url);
+    const service = this.#router.match(req.headers.host);
+    if (service === undefined) return this.#answer(res, 'no_route', undefined, req);
+    const max = this.#opts.limits.maxBodyBytes;
+    if (max > 0 && Number(req.headers['content-length'] ?? 0) > max) return this.#answer(res, 'payload_too_large', service, req);
+    const started = performance.now();
+    const obs = this.#obs;
+    if (obs.requestFinished !== undefined) {
+      res.once('finish', () => obs.requestFinished!(service.name, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000));
+    }
+    const gate = service.gate;
+    if (gate.open) return this.#dispatch(service, req, res, started, true);
+
+    // Held. The health path still answers, so an outer load balancer keeps Baton in.
+    if ((req.method === 'GET' || req.method === 'HEAD') && pathOf(url) === service.config.health.path) {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 3, 'x-baton-held': '1' });
+      res.end(req.method === 'HEAD' ? undefined : 'ok\n');
+      return;
+    }
+    const ticket = gate.enqueue({
+      settle: (outcome, ms) => {
+        res.removeListener('close', withdraw);
+        this.#obs.held?.(service.name, outcome, ms);
+        if (outcome === 'timed_out') this.#answer(res, 'hold_timeout', service, req);
+        else this.#dispatch(service, req, res, started, true); // released, or Baton stopping
+      },
+    });
+    if (ticket === 'overflow') {
+      this.#obs.held?.(service.name, 'overflow', 0);
+      return this.#answer(res, 'hold_overflow', service, req);
+    }
+    // A client that gives up while held leaves the queue and is never forwarded.
+    const withdraw = (): void => ticket.withdraw();
+    res.once('close', withdraw);
+  };
+
+  #dispatch(service: Service, req: http.IncomingMessage, res: http.ServerResponse, started: number, mayRetry: boolean, requestId?: string): void {
+    if (res.destroyed) return;
+    const upstream = service.active;
+    const id = requestId ?? requestIdOf(req, this.#ids);
+    if (upstream === undefined) return this.#answer(res, 'no_upstream', service, req, id);
+    const exchange = upstream.begin();
+    const finish = (): void => exchange.finish();
+    res.once('close', finish);
+    const job: Job = {
+      req,
+      res,
+      target: upstream,
+      headers: upstreamHeaders(req.headers, this.#forwardedContext(req, id)),
+      exchange,
+      requestId: id,
+      headersTimeoutMs: this.#opts.limits.upstreamHeadersTimeoutMs,
+      mayRetry,
+      service,
+      started,
+    };
+    this.#forwarder.web(job);
+  }
+
+  /** Refused or reset before anything was sent: once more, to the service's current upstream. */
+  #retry(job: Job, err: Error): void {
+    job.exchange.finish();
+    this.#obs.upstreamError?.(job.service.name, 'retry');
+    this.#log.debug({ service: job.service.name, request_id: job.requestId, err: err.message }, 'request retried');
+    this.#dispatch(job.service, job.req, job.res, job.started, false, job.requestId);
+  }
+
+  #upstreamError(job: Job, kind: UpstreamErrorKind, err: Error): void {
+    this.#obs.upstreamError?.(job.service.name, kind);
+    this.#log.warn(
+      { service: job.service.name, request_id: job.requestId, kind, version: job.service.active?.version, upstream: `${job.target.host}:${job.target.port}`, err: err.message },
+      'upstream request failed',
+    );
+  }
+
+  #onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on('error', ignore);
+    const url = req.url ?? '/';
+    const service = this.#router.match(req.headers.host);
+    if (pathOf(url) === NOTICE_WS_PATH) {
+      if (service === undefined) return rawError(socket, 404);
+      return this.#opts.hub.accept(req, socket, head, service.name);
+    }
+    if (service === undefined) return rawError(socket, 404);
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return rawError(socket, 400);
+    const gate = service.gate;
+    if (gate.open) return this.#upgrade(service, req, socket, head);
+    const ticket = gate.enqueue({
+      settle: (outcome) => {
+        socket.removeListener('close', withdraw);
+        if (outcome === 'timed_out') rawError(socket, 503);
+        else this.#upgrade(service, req, socket, head);
+      },
+    });
+    if (ticket === 'overflow') return rawError(socket, 503);
+    const withdraw = (): void => ticket.withdraw();
+    socket.once('close', withdraw);
+  };
+
+  #upgrade(service: Service, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (socket.destroyed) return;
+    const upstream: Upstream | undefined = service.active;
+    if (upstream === undefined) return rawError(socket, 503);
+    const id = requestIdOf(req, this.#ids);
+    const headers = upstreamHeaders(req.headers, this.#forwardedContext(req, id), true);
+    forwardUpgrade(req, socket, head, upstream, headers, this.#opts.limits.upstreamHeadersTimeoutMs, (outcome, err) => {
+      if (outcome === 'failed' && err !== undefined) this.#log.warn({ service: service.name, request_id: id, err: err.message }, 'websocket upgrade failed');
+    });
+  }
+
+  #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    this.#log.debug({ code: err.code, reason: err.message }, 'bad request from client');
+    rawError(socket, status, err.code);
+  };
+
+  #serveBaton(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
+    // Exact routes only: nothing under /_baton/ reflects input or touches the file system.
+    if (pathOf(url) === CLIENT_JS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
+      res.writeHead(200, {
+        'content-type': 'text/javascript; charset=utf-8',
+        'content-length': this.#script.length,
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(req.method === 'HEAD' ? undefined : this.#script);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 10 });
+    res.end('not found\n');
+  }
+
+  #answer(res: http.ServerResponse, kind: ProxyErrorKind, service: Service | undefined, req: http.IncomingMessage, id?: string): void {
+    req.resume(); // discard an unread body so the connection can be reused
+    if (statusFor(kind) >= 500) this.#log.debug({ service: service?.name, kind }, 'request answered by baton');
+    sendError(res, kind, id);
+  }
+
+  #forwardedContext(req: http.IncomingMessage, requestId: string): ForwardedContext {
+    const remoteAddress = (req.socket as Socket).remoteAddress ?? '';
+    return { remoteAddress, trusted: this.#trusted.has(remoteAddress), proto: 'http', requestId };
+  }
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' };
+
+function rawError(socket: Duplex, status: number, detail?: string): void {
+  if (socket.destroyed) return;
+  const body = `${status} ${REASONS[status] ?? 'Error'}${detail === undefined ? '' : ` (${detail})`}\n`;
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
+}
+
+function ignore(): void {}

@@ -1,0 +1,116 @@
+import type { Duplex } from 'node:stream';
+import { FrameBoundary, closeFrame } from './ws-frames.js';
+import type { TrackedSocket } from '../upstream/upstream.js';
+
+/** Close code 1012: "service restart" (RFC 6455 registry); clients should reconnect. */
+export const CLOSE_SERVICE_RESTART = 1012;
+const CLOSE_WAIT_MS = 2000;
+
+/**
+ * A proxied WebSocket: the client and upstream sockets spliced together after the handshake.
+ * Upstream-to-client bytes go through a frame tracker so that, at the end of a drain grace, the
+ * client gets a clean 1012 close frame between two frames. Any error destroys both sides.
+ */
+export class WsTunnel implements TrackedSocket {
+  readonly #client: Duplex;
+  readonly #upstream: Duplex;
+  readonly #frames = new FrameBoundary();
+  #closing: (() => void) | undefined;
+  #closed: Promise<void>;
+  #onClosed: () => void = () => {};
+
+  constructor(client: Duplex, upstream: Duplex, upstreamHead: Buffer, onClosed: () => void) {
+    this.#client = client;
+    this.#upstream = upstream;
+    this.#closed = new Promise((resolve) => {
+      this.#onClosed = () => {
+        resolve();
+        onClosed();
+      };
+    });
+    client.on('error', this.#destroyBoth);
+    upstream.on('error', this.#destroyBoth);
+    client.on('close', this.#clientOnClose);
+    upstream.on('close', this.#upstreamOnClose);
+    upstream.on('data', this.#upstreamOnData);
+    client.pipe(upstream);
+    if (upstreamHead.length > 0) this.#upstreamOnData(upstreamHead);
+  }
+
+  closeForRestart(): Promise<void> {
+    if (this.#closing === undefined && !this.#client.destroyed) {
+      this.#closing = () => this.#sendClose();
+      if (this.#frames.atBoundary) this.#sendClose();
+    }
+    return this.#closed;
+  }
+
+  destroy(): void {
+    this.#destroyBoth();
+  }
+
+  #upstreamOnData = (chunk: Buffer): void => {
+    if (this.#closing === undefined) {
+      this.#frames.feed(chunk);
+      if (!this.#client.write(chunk)) {
+        this.#upstream.pause();
+        this.#client.once('drain', this.#clientOnDrain);
+      }
+      return;
+    }
+    // Closing: pass the rest of the frame in progress, then the close frame, then nothing.
+    const end = this.#frames.untilBoundary(chunk);
+    this.#client.write(end === -1 ? chunk : chunk.subarray(0, end));
+    if (end !== -1) this.#sendClose();
+  };
+
+  #clientOnDrain = (): void => {
+    this.#upstream.resume();
+  };
+
+  #sent = false;
+  #sendClose(): void {
+    if (this.#sent) return;
+    this.#sent = true;
+    this.#upstream.removeListener('data', this.#upstreamOnData);
+    this.#client.unpipe(this.#upstream);
+    // The old version is being stopped: its side of the socket just goes.
+    this.#upstream.destroy();
+    this.#client.end(closeFrame(CLOSE_SERVICE_RESTART, 'service restart'));
+    // Give the client a moment to answer with its own close frame, then let go.
+    const timer = setTimeout(this.#destroyBoth, CLOSE_WAIT_MS);
+    timer.unref();
+    this.#client.resume();
+  }
+
+  #clientOnClose = (): void => {
+    this.#destroyBoth();
+  };
+
+  #upstreamOnClose = (): void => {
+    // Upstream went away on its own (app closed it): end the client side too. Once we are
+    // closing, the client side is ended by #sendClose instead.
+    if (!this.#sent) {
+      this.#client.end();
+      setTimeout(this.#destroyBoth, CLOSE_WAIT_MS).unref();
+    }
+    this.#settleIfGone();
+  };
+
+  #destroyBoth = (): void => {
+    this.#client.destroy();
+    this.#upstream.destroy();
+    this.#settleIfGone();
+  };
+
+  #settled = false;
+  #settleIfGone(): void {
+    if (this.#settled || !this.#client.destroyed || !this.#upstream.destroyed) return;
+    this.#settled = true;
+    this.#client.removeListener('close', this.#clientOnClose);
+    this.#upstream.removeListener('close', this.#upstreamOnClose);
+    this.#upstream.removeListener('data', this.#upstreamOnData);
+    this.#client.removeListener('drain', this.#clientOnDrain);
+    this.#onClosed();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The Runtime interface: how a version of a service is started and stopped. The swap only
+ * ever talks to this interface, so a process, a container or (later) a replica set on another
+ * engine are interchangeable.
+ */
+
+/** How an instance ended on its own. */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+}
+
+/** One running version of a service, as started (or adopted) by a runtime. */
+export interface Instance {
+  readonly version: string;
+  /** Where the proxy reaches it. */
+  readonly host: string;
+  readonly port: number;
+  /** pid for processes, container id for Docker. */
+  readonly id: string;
+  /** Resolves when the instance exits by itself or is stopped; never rejects. */
+  readonly exited: Promise<ExitInfo>;
+  /** The last lines the app wrote (stdout and stderr interleaved), for failure reports. */
+  recentOutput(): string[];
+  /**
+   * Extra readiness the runtime knows of beyond Baton's HTTP probe (a Docker HEALTHCHECK).
+   * 'none' when there is nothing to wait for.
+   */
+  nativeHealth(): Promise<'healthy' | 'unhealthy' | 'starting' | 'none'>;
+  /** Graceful stop (SIGTERM / docker stop), then forceful after graceMs. Idempotent. */
+  stop(graceMs: number): Promise<void>;
+  /**
+   * Leave the instance running when Baton exits (Docker containers are adopted by the
+   * next start). Process instances return false: Baton stops what it started.
+   */
+  readonly survivesBaton: boolean;
+}
+
+export interface StartOptions {
+  version: string;
+  signal?: AbortSignal;
+}
+
+export interface Runtime {
+  readonly kind: 'process' | 'docker';
+  /** Start `version` beside whatever runs now. Rejects with a BatonError (code START_FAILED / IMAGE_NOT_FOUND). */
+  start(opts: StartOptions): Promise<Instance>;
+  /**
+   * Running instances Baton started earlier for this service (Docker: labelled containers),
+   * newest first. Used by `baton start` to adopt instead of restart.
+   */
+  findRunning(): Promise<Instance[]>;
+}

@@ -1,0 +1,166 @@
+/**
+ * The hold gate of one service: while anyone holds it, new requests wait in a bounded FIFO
+ * queue (their bodies unread); when the last holder releases it they are sent on in arrival
+ * order. Pure: no sockets, and the clock is injected.
+ */
+
+/** What became of a held request. */
+export type HoldOutcome = 'released' | 'timed_out' | 'overflow' | 'shutdown';
+
+/** Why the gate is held. Several holders may overlap (a pause during a swap). */
+export type HoldReason = 'swap' | 'pause';
+
+export type GateState = 'serving' | 'held';
+
+/** A queued request. `settle` is called exactly once, unless it is withdrawn first. */
+export interface Waiter {
+  settle(outcome: HoldOutcome, waitedMs: number): void;
+}
+
+interface Entry {
+  waiter: Waiter;
+  at: number;
+  /** Set when withdrawn or settled: skipped by the queue. */
+  gone: boolean;
+}
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export class Gate {
+  readonly #timeoutMs: number;
+  readonly #maxQueued: number;
+  readonly #clock: Clock;
+  #holders = new Set<HoldReason>();
+  #queue: Entry[] = [];
+  #head = 0;
+  #size = 0;
+  #timer: unknown = undefined;
+  #heldAt = 0;
+
+  constructor(opts: { timeoutMs: number; maxQueued: number; clock?: Clock }) {
+    this.#timeoutMs = opts.timeoutMs;
+    this.#maxQueued = opts.maxQueued;
+    this.#clock = opts.clock ?? realClock;
+  }
+
+  get state(): GateState {
+    return this.#holders.size > 0 ? 'held' : 'serving';
+  }
+  get open(): boolean {
+    return this.#holders.size === 0;
+  }
+  /** Requests waiting now. */
+  get queued(): number {
+    return this.#size;
+  }
+  holders(): HoldReason[] {
+    return [...this.#holders];
+  }
+  isHeldBy(reason: HoldReason): boolean {
+    return this.#holders.has(reason);
+  }
+
+  hold(reason: HoldReason): void {
+    if (this.#holders.size === 0) this.#heldAt = this.#clock.now();
+    this.#holders.add(reason);
+  }
+
+  /**
+   * Drop one holder. When none is left, release every waiter in arrival order and return how
+   * long the gate was held (ms); else return undefined.
+   */
+  release(reason: HoldReason): number | undefined {
+    if (!this.#holders.delete(reason) || this.#holders.size > 0) return undefined;
+    this.#settleAll('released');
+    return this.#clock.now() - this.#heldAt;
+  }
+
+  /**
+   * Queue a request while held. Returns a handle to withdraw it (client gone), or 'overflow'
+   * when the queue is full (the caller answers 503 at once). Call only when `!open`.
+   */
+  enqueue(waiter: Waiter): { withdraw(): void } | 'overflow' {
+    if (this.#size >= this.#maxQueued) return 'overflow';
+    const entry: Entry = { waiter, at: this.#clock.now(), gone: false };
+    this.#queue.push(entry);
+    this.#size++;
+    if (this.#timer === undefined) this.#arm();
+    return {
+      withdraw: () => {
+        if (entry.gone) return;
+        entry.gone = true;
+        this.#size--;
+      },
+    };
+  }
+
+  /** Settle every waiter with 'shutdown' and drop all holders (Baton is stopping). */
+  shutdown(): void {
+    this.#holders.clear();
+    this.#settleAll('shutdown');
+  }
+
+  #settleAll(outcome: HoldOutcome): void {
+    const queue = this.#queue;
+    const start = this.#head;
+    this.#queue = [];
+    this.#head = 0;
+    this.#size = 0;
+    this.#disarm();
+    const now = this.#clock.now();
+    for (let i = start; i < queue.length; i++) {
+      const e = queue[i]!;
+      if (e.gone) continue;
+      e.gone = true;
+      e.waiter.settle(outcome, now - e.at);
+    }
+  }
+
+  /** One timer for the whole queue: entries share a timeout, so they expire in order. */
+  #arm(): void {
+    const first = this.#peek();
+    if (first === undefined) return;
+    const due = Math.max(0, first.at + this.#timeoutMs - this.#clock.now());
+    this.#timer = this.#clock.setTimeout(() => this.#expire(), due);
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #expire(): void {
+    this.#timer = undefined;
+    const now = this.#clock.now();
+    while (this.#head < this.#queue.length) {
+      const e = this.#queue[this.#head]!;
+      if (!e.gone && now - e.at < this.#timeoutMs) break;
+      this.#head++;
+      if (e.gone) continue;
+      e.gone = true;
+      this.#size--;
+      e.waiter.settle('timed_out', now - e.at);
+    }
+    // Compact once the consumed prefix dominates, so a long hold does not grow without bound.
+    if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#arm();
+  }
+
+  #peek(): Entry | undefined {
+    while (this.#head < this.#queue.length && this.#queue[this.#head]!.gone) this.#head++;
+    return this.#queue[this.#head];
+  }
+}
