@@ -1,0 +1,103 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { configYaml, events, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+
+let baton: RunningBaton | undefined;
+afterEach(async () => {
+  if (baton !== undefined) {
+    await baton.stop();
+    await removeDir(baton.dir);
+    baton = undefined;
+  }
+});
+
+/** A WebSocket client that queues messages so none is missed between awaits. */
+function open(url: string): Promise<{ ws: WebSocket; next(): Promise<Record<string, unknown>>; closed: Promise<{ code: number; at: number }> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const queue: Array<Record<string, unknown>> = [];
+    const waiters: Array<(m: Record<string, unknown>) => void> = [];
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as Record<string, unknown>;
+      const w = waiters.shift();
+      if (w !== undefined) w(m);
+      else queue.push(m);
+    });
+    const closed = new Promise<{ code: number; at: number }>((r) => ws.on('close', (code) => r({ code, at: Date.now() })));
+    ws.on('open', () =>
+      resolve({
+        ws,
+        closed,
+        next: () =>
+          new Promise((r, j) => {
+            if (queue.length > 0) return r(queue.shift()!);
+            const timer = setTimeout(() => j(new Error('no message within 5 s')), 5000);
+            waiters.push((m) => {
+              clearTimeout(timer);
+              r(m);
+            });
+          }),
+      }),
+    );
+    ws.on('error', reject);
+  });
+}
+
+describe('websocket hand-over', () => {
+  it('an old WebSocket keeps echoing during the grace, then is closed with 1012, and a new one lands on the new version', async () => {
+    baton = await startBaton(configYaml({ web: { extra: 'drain:\n  timeout: 5s\n  websocket_grace: 1500ms' } }));
+    const wsUrl = baton.url.replace('http', 'ws') + '/ws';
+    const old = await open(wsUrl);
+    expect(await old.next()).toEqual({ hello: 'v1' });
+
+    const deploy = baton.cli('deploy', 'web', 'v2', '--json');
+    // Wait until the switch happened: new connections go to v2.
+    let probe;
+    for (;;) {
+      probe = await open(wsUrl);
+      const hello = await probe.next();
+      probe.ws.close();
+      if (hello.hello === 'v2') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const switchedAt = Date.now();
+    old.ws.send('still there?');
+    expect(await old.next()).toEqual({ version: 'v1', echo: 'still there?' });
+
+    const { code, at } = await old.closed;
+    expect(code).toBe(1012);
+    expect(at - switchedAt).toBeGreaterThan(1000);
+    const r = await deploy;
+    expect(r.code).toBe(0);
+    expect(events(r.stdout).find((e) => e.step === 'drain')).toMatchObject({ websockets_closed: 1 });
+
+    const again = await open(wsUrl);
+    expect(await again.next()).toEqual({ hello: 'v2' });
+    again.ws.close();
+  });
+
+  it('messages of every frame-length class pass through the tunnel intact', async () => {
+    baton = await startBaton(configYaml({ web: {} }));
+    const c = await open(baton.url.replace('http', 'ws') + '/ws');
+    await c.next();
+    for (const size of [0, 125, 126, 65535, 65536]) {
+      const text = 'x'.repeat(size);
+      c.ws.send(text);
+      const m = await c.next();
+      expect((m.echo as string).length).toBe(size);
+    }
+    c.ws.close();
+  });
+
+  it('the notice socket gets deploying and deployed for its service', async () => {
+    baton = await startBaton(configYaml({ web: {} }));
+    const n = await open(baton.url.replace('http', 'ws') + '/_baton/ws');
+    expect((await baton.cli('deploy', 'web', 'v2')).code).toBe(0);
+    expect(await n.next()).toEqual({ type: 'deploying', service: 'web', version: 'v2' });
+    expect(await n.next()).toEqual({ type: 'deployed', service: 'web', version: 'v2' });
+    const sent = await baton.cli('notify', 'web', 'Maintenance at 5pm');
+    expect(sent.stdout).toContain('1 browser');
+    expect(await n.next()).toMatchObject({ type: 'notice', service: 'web', message: 'Maintenance at 5pm' });
+    n.ws.close();
+  });
+});
