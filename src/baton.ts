@@ -70,6 +70,8 @@ export class Baton implements ControlApi {
    */
   async start(): Promise<void> {
     const { config } = this.#opts;
+    this.#control = new ControlServer({ path: config.control.socket, api: this, log: this.#log.child({ component: 'control' }) });
+    await this.#control.check();
     const saved = await this.#state.read();
     for (const sc of Object.values(config.services)) {
       const log = this.#log.child({ service: sc.name });
@@ -89,7 +91,6 @@ export class Baton implements ControlApi {
     });
     const bound = await this.#proxy.listen();
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
-    this.#control = new ControlServer({ path: config.control.socket, api: this, log: this.#log.child({ component: 'control' }) });
     await this.#control.listen();
     await this.#persist();
     this.#log.info({ listen: this.#listen, control: config.control.socket, forwarder: this.#proxy.forwarderName, services: [...this.#services.keys()] }, 'baton started');

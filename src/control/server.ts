@@ -19,6 +19,8 @@ export class ControlServer {
   readonly #api: ControlApi;
   readonly #path: string;
   readonly #log: Logger;
+  /** Set once this server created the socket file: only then may close() remove it. */
+  #created = false;
 
   constructor(opts: { path: string; api: ControlApi; log: Logger }) {
     this.#api = opts.api;
@@ -31,6 +33,14 @@ export class ControlServer {
         else res.end();
       });
     });
+  }
+
+  /**
+   * Fail early (before any app is started) if the socket path cannot be used: a symlink,
+   * another user's file, or a live Baton already listening there.
+   */
+  check(): Promise<void> {
+    return prepareSocketPath(this.#path);
   }
 
   /** Create the socket: refuses a symlink or another user's file, replaces a stale socket. */
@@ -49,6 +59,7 @@ export class ControlServer {
     } finally {
       process.umask(oldMask);
     }
+    this.#created = true;
     await chmod(this.#path, 0o600);
   }
 
@@ -57,7 +68,7 @@ export class ControlServer {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
-    await unlink(this.#path).catch(() => {});
+    if (this.#created) await unlink(this.#path).catch(() => {});
   }
 
   async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
