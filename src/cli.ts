@@ -4,6 +4,8 @@
  * process.env; everything below gets what it needs passed in.
  */
 import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { defaultConfig } from './config/default.js';
 import { parseArgs, UsageError, USAGE, GENERAL_USAGE, type Parsed } from './cli/args.js';
 import { request, ConnectError, type Reply } from './cli/client.js';
 import { formatEvent, formatStatus } from './cli/print.js';
@@ -44,8 +46,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (command === 'start') {
     if (positionals.length > 0) return usage(`start takes no arguments (got "${positionals[0]}")`, command);
     const forwarder = options.forwarder ?? env.BATON_FORWARDER ?? 'node';
-    if (forwarder !== 'node' && forwarder !== 'http-proxy-3') return usage(`--forwarder: expected node or http-proxy-3, got "${forwarder}"`, command);
-    const config = await loadConfig(path.resolve(options.config ?? DEFAULT_CONFIG));
+    if (forwarder !== 'net' && forwarder !== 'node' && forwarder !== 'http-proxy-3') return usage(`--forwarder: expected net, node or http-proxy-3, got "${forwarder}"`, command);
+    const config = options.config === undefined && !existsSync(DEFAULT_CONFIG) ? defaultConfig() : await loadConfig(path.resolve(options.config ?? DEFAULT_CONFIG));
+    if (config.file === '<default>') process.stderr.write(`baton: no ${DEFAULT_CONFIG} here: serving the embedded default (the demo app)\n`);
     const { runStart } = await import('./cli/start.js');
     return runStart(config, { env, forwarder, logLevel: env.BATON_LOG_LEVEL ?? 'info' });
   }

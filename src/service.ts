@@ -10,7 +10,7 @@ export type ServiceState = 'serving' | 'swapping' | 'paused';
 /** The body of one service in GET /v1/status (the contract's fields first). */
 export interface ServiceStatus {
   state: ServiceState;
-  active: { version: string; address: string } | null;
+  active: { version: string; address: string; id: string } | null;
   previous: { version: string } | null;
   inflight: number;
   queued: number;
@@ -71,16 +71,29 @@ export class Service {
    */
   activate(upstream: Upstream, previous?: string): Upstream | undefined {
     const old = this.#active;
-    this.#active = upstream;
-    this.#activeDown = false;
+    this.#setActive(upstream);
     if (old !== undefined) this.#previous = old.version;
     else if (previous !== undefined) this.#previous = previous;
+    return old;
+  }
+
+  /**
+   * Undo a switch whose new version died: `upstream` (still running) is active again and the
+   * previous version is what it was before the failed deploy. Synchronous, like `activate`.
+   */
+  restore(upstream: Upstream, previous: string | undefined): void {
+    this.#setActive(upstream);
+    this.#previous = previous;
+  }
+
+  #setActive(upstream: Upstream): void {
+    this.#active = upstream;
+    this.#activeDown = false;
     void upstream.instance.exited.then((exit) => {
       if (this.#active !== upstream) return;
       this.#activeDown = true;
       this.log.error({ version: upstream.version, code: exit.code, signal: exit.signal }, 'active version exited; deploy to recover');
     });
-    return old;
   }
 
   /** Take the swap lock or fail with 409 naming the swap that holds it. */
@@ -139,7 +152,7 @@ export class Service {
     const inflight = this.upstreams().reduce((n, u) => n + u.inflight, 0);
     return {
       state: this.state,
-      active: a === undefined ? null : { version: a.version, address: a.address },
+      active: a === undefined ? null : { version: a.version, address: a.address, id: a.instance.id },
       previous: this.#previous === undefined ? null : { version: this.#previous },
       inflight,
       queued: this.gate.queued,

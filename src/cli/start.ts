@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { freePort } from '../runtime/free-port.js';
 import { Baton, type ForwarderName } from '../baton.js';
+import { isBatonError } from '../errors.js';
 
 /**
  * `baton start`: run in the foreground until SIGTERM/SIGINT, then stop gracefully.
@@ -51,7 +52,8 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
     log.error({ err }, 'baton failed to start');
     await baton.stop().catch(() => {});
     process.stderr.write(`baton: ${(err as Error).message}\n`);
-    return 1;
+    // Bad input that needs no attempt to judge (a corrupt state file, an unreadable token): 2.
+    return isBatonError(err) && ['STATE_UNREADABLE', 'CONFIG_INVALID', 'CONFIG_UNREADABLE'].includes(err.code) ? 2 : 1;
   }
   process.stderr.write(`baton: serving on http://${baton.listenAddress} (control socket ${config.control.socket})\n`);
   await new Promise<void>((resolve) => {

@@ -109,7 +109,10 @@ function resolvePaths(raw: RawConfig, absFile: string): Config {
     file: absFile,
     dir,
     listen: raw.listen,
-    control: { socket: resolve(dir, raw.control.socket) },
+    control: {
+      socket: resolve(dir, raw.control.socket),
+      ...(raw.control.tcp === undefined ? {} : { tcp: { listen: raw.control.tcp.listen, tokenFile: resolve(dir, raw.control.tcp.token_file) } }),
+    },
     stateFile: resolve(dir, raw.stateFile ?? `${stem}.state.json`),
     trustedProxies: raw.trustedProxies,
     limits: raw.limits,

@@ -271,6 +271,7 @@ const limitsSchema = strict({
   max_headers_count: integer(0).prefault(100),
   max_body: leaf((v) => parseByteSize(v) ?? new Expected('a size in bytes like 1048576 or "10mb" (0 = unlimited)')).prefault(0),
   upstream_headers_timeout: duration('60s', true),
+  notice_sockets_per_client: integer(1).prefault(64),
 })
   .transform(
     (l): LimitsConfig => ({
@@ -281,6 +282,7 @@ const limitsSchema = strict({
       maxHeadersCount: l.max_headers_count,
       maxBodyBytes: l.max_body,
       upstreamHeadersTimeoutMs: l.upstream_headers_timeout,
+      noticeSocketsPerClient: l.notice_sockets_per_client,
     }),
   )
   .prefault({});
@@ -293,7 +295,14 @@ export const configSchema = strict({
   listen: leaf((v) => (typeof v === 'string' ? parseHostPort(v) : undefined) ?? new Expected('host:port like "127.0.0.1:8080"')).prefault(
     '127.0.0.1:8080',
   ),
-  control: strict({ socket: z.string().min(1).default('./baton.sock') }).prefault({}),
+  control: strict({
+    socket: z.string().min(1).default('./baton.sock'),
+    // Off by default. When set, `token_file` is required (checked in load.ts).
+    tcp: strict({
+      listen: leaf((v) => (typeof v === 'string' ? parseHostPort(v) : undefined) ?? new Expected('host:port like "127.0.0.1:9900"')),
+      token_file: z.string().min(1),
+    }).optional(),
+  }).prefault({}),
   state_file: z.string().min(1).optional(),
   trusted_proxies: z.array(ipSchema).default(() => []),
   limits: limitsSchema,

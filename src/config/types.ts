@@ -76,6 +76,8 @@ export interface LimitsConfig {
   maxBodyBytes: number;
   /** Time an upstream may take to send response headers before the client gets 504. */
   upstreamHeadersTimeoutMs: number;
+  /** Browser notice sockets (/_baton/ws) one client address may hold at once. */
+  noticeSocketsPerClient: number;
 }
 
 export interface Config {
@@ -84,7 +86,11 @@ export interface Config {
   /** Absolute folder that relative paths are resolved against. */
   dir: string;
   listen: HostPort;
-  control: { socket: string };
+  control: {
+    socket: string;
+    /** Optional TCP control listener; every request must carry `Authorization: Bearer <token>`. */
+    tcp?: { listen: HostPort; tokenFile: string };
+  };
   /** Absolute path of the state file (last deployed version per service). */
   stateFile: string;
   /** Client addresses whose X-Forwarded-For is appended to rather than replaced. */

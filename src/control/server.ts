@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { timingSafeEqual, createHash } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -16,23 +17,55 @@ const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|pause|resume|notify)$/
  */
 export class ControlServer {
   readonly #server: http.Server;
+  readonly #tcp: http.Server | undefined;
+  readonly #tcpListen: { host: string; port: number } | undefined;
   readonly #api: ControlApi;
   readonly #path: string;
   readonly #log: Logger;
   /** Set once this server created the socket file: only then may close() remove it. */
   #created = false;
 
-  constructor(opts: { path: string; api: ControlApi; log: Logger }) {
+  /**
+   * `tcp`: an optional TCP listener (off by default) on which every request must carry
+   * `Authorization: Bearer <token>`; the Unix socket relies on its file mode instead.
+   */
+  constructor(opts: { path: string; api: ControlApi; log: Logger; tcp?: { listen: { host: string; port: number }; token: string } }) {
     this.#api = opts.api;
     this.#path = opts.path;
     this.#log = opts.log;
-    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => {
+    const serve = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       this.#handle(req, res).catch((err: unknown) => {
         this.#log.error({ err }, 'control request failed');
         if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
         else res.end();
       });
-    });
+    };
+    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, serve);
+    this.#server.on('clientError', clientOnError);
+    if (opts.tcp !== undefined) {
+      const expected = digest(opts.tcp.token);
+      this.#tcpListen = opts.tcp.listen;
+      this.#tcp = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => {
+        const auth = req.headers.authorization ?? '';
+        const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+        // Compare digests in constant time: the token's length leaks nothing either.
+        if (given === '' || !timingSafeEqual(digest(given), expected)) {
+          req.resume();
+          const text = JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'the TCP control listener requires "Authorization: Bearer <token>"' } }) + '\n';
+          res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+          return;
+        }
+        serve(req, res);
+      });
+      this.#tcp.on('clientError', clientOnError);
+    }
+  }
+
+  /** The bound TCP address, when the TCP listener is on. */
+  tcpAddress(): { host: string; port: number } | undefined {
+    const a = this.#tcp?.address();
+    return typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : undefined;
   }
 
   /**
@@ -61,13 +94,30 @@ export class ControlServer {
     }
     this.#created = true;
     await chmod(this.#path, 0o600);
+    if (this.#tcp !== undefined && this.#tcpListen !== undefined) {
+      const tcp = this.#tcp;
+      const at = this.#tcpListen;
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(at.port, at.host, () => {
+          tcp.removeListener('error', reject);
+          resolve();
+        });
+      });
+    }
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.#server.close(() => resolve());
-      this.#server.closeAllConnections();
-    });
+    await Promise.all(
+      [this.#server, this.#tcp].map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            if (server === undefined || !server.listening) return resolve();
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
     if (this.#created) await unlink(this.#path).catch(() => {});
   }
 
@@ -181,14 +231,16 @@ function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
-        reject(new BatonError('PAYLOAD_TOO_LARGE', `request body is over ${MAX_BODY} bytes`));
-        req.destroy();
+        // Answer first (the caller closes the connection after it); the rest is discarded.
+        if (chunks.length > 0 || size - c.length <= MAX_BODY) reject(new BatonError('PAYLOAD_TOO_LARGE', `request body is over ${MAX_BODY} bytes`));
+        chunks.length = 0;
         return;
       }
       chunks.push(c);
     });
     req.on('error', reject);
     req.on('end', () => {
+      if (size > MAX_BODY) return;
       const text = Buffer.concat(chunks).toString('utf8').trim();
       if (text === '') return resolve({});
       let parsed: unknown;
@@ -203,8 +255,23 @@ function readJson(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   });
 }
 
+/** Malformed HTTP on the control socket still gets the contract's error shape. */
+function clientOnError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  if (!socket.writable || err.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const text = JSON.stringify({ error: { code: 'BAD_REQUEST', message: `malformed HTTP request (${err.code ?? err.message})` } }) + '\n';
+  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
 function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body) + '\n';
+  if (status === 413) res.shouldKeepAlive = false;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }

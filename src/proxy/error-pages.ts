@@ -10,7 +10,8 @@ export type ProxyErrorKind =
   | 'hold_overflow'
   | 'shutting_down'
   | 'no_upstream'
-  | 'payload_too_large';
+  | 'payload_too_large'
+  | 'too_many_headers';
 
 const PAGES: Record<ProxyErrorKind, { status: number; text: string }> = {
   no_route: { status: 404, text: 'No service is configured for this host.' },
@@ -22,6 +23,7 @@ const PAGES: Record<ProxyErrorKind, { status: number; text: string }> = {
   shutting_down: { status: 503, text: 'The proxy is restarting; try again shortly.' },
   no_upstream: { status: 503, text: 'The service has no running version.' },
   payload_too_large: { status: 413, text: 'The request body is too large.' },
+  too_many_headers: { status: 431, text: 'The request has too many header fields.' },
 };
 
 export function statusFor(kind: ProxyErrorKind): number {
@@ -35,6 +37,8 @@ export function sendError(res: ServerResponse, kind: ProxyErrorKind, requestId?:
     return;
   }
   const page = PAGES[kind];
+  // The rest of an oversized body is not worth reading: close the connection after this answer.
+  if (kind === 'payload_too_large') res.shouldKeepAlive = false;
   const body = `${page.status} ${page.text}\n`;
   const headers: Record<string, string | number> = {
     'content-type': 'text/plain; charset=utf-8',

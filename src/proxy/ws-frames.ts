@@ -68,9 +68,17 @@ function payloadLength(h: Buffer): number {
   return len7;
 }
 
-/** An unmasked close frame (server to client) with a status code and a short reason. */
+/**
+ * An unmasked close frame (server to client) with a status code and a reason, cut to fit a
+ * control frame (125 bytes of payload) at a UTF-8 character boundary.
+ */
 export function closeFrame(code: number, reason: string): Buffer {
-  const text = Buffer.from(reason.slice(0, 100), 'utf8');
+  let text = Buffer.from(reason, 'utf8');
+  if (text.length > 123) {
+    let end = 123;
+    while (end > 0 && (text[end]! & 0xc0) === 0x80) end--; // back off a continuation byte
+    text = text.subarray(0, end);
+  }
   const frame = Buffer.alloc(4 + text.length);
   frame[0] = 0x88; // FIN + opcode 8 (close)
   frame[1] = 2 + text.length;

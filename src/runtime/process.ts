@@ -50,7 +50,7 @@ export class ProcessRuntime implements Runtime {
     }
     this.#children.add(child);
     child.once('exit', () => this.#children.delete(child));
-    log.info({ pid: child.pid, port }, 'process started');
+    log.info({ app_pid: child.pid, port }, 'process started');
     return new ProcessInstance(version, port, child, log);
   }
 

@@ -5,7 +5,7 @@ import { waitHealthy, type HealthResult } from '../upstream/health.js';
 import { BatonError, isBatonError } from '../errors.js';
 import type { Notice } from '../notify/hub.js';
 
-export type SwapStep = 'start' | 'healthy' | 'hold' | 'switch' | 'resume' | 'notify' | 'drain' | 'stop';
+export type SwapStep = 'start' | 'healthy' | 'hold' | 'switch' | 'resume' | 'notify' | 'drain' | 'stop' | 'rollback';
 
 /** The NDJSON events of the control API, one per step, then one `done`. */
 export type SwapEvent = StepEvent | DoneEvent;
@@ -81,6 +81,7 @@ export async function swap(service: Service, version: string, kind: SwapKind, de
 
     // Hold, switch, resume: one synchronous stretch, so the hold costs microseconds.
     const upstream = new Upstream(instance);
+    const previousBefore = service.previousVersion;
     const holdStart = performance.now();
     service.gate.hold('swap');
     const queued = service.gate.queued;
@@ -101,8 +102,14 @@ export async function swap(service: Service, version: string, kind: SwapKind, de
 
     if (old !== undefined) {
       const untrack = service.trackDraining(old);
+      // If the new version dies while the old one still drains, traffic goes back to the old one.
+      const reprieve = new AbortController();
+      void instance.exited.then(() => reprieve.abort());
       try {
-        const report = await old.drain({ ...drainOptions(service), signal: deps.signal });
+        const report = await old.drain({ ...drainOptions(service), signal: deps.signal, reprieve: reprieve.signal });
+        if (report.reprieved && !deps.signal.aborted) {
+          return await rollBack(service, old, upstream, previousBefore, kind, deps, step, fail);
+        }
         step('drain', { version: old.version, cut: report.cut, streams_ended: report.streamsEnded, websockets_closed: report.websocketsClosed });
         await old.instance.stop(deps.stopGraceMs);
         old.close();
@@ -121,6 +128,40 @@ export async function swap(service: Service, version: string, kind: SwapKind, de
   } finally {
     unlock();
   }
+}
+
+/**
+ * The new version exited after the switch while the old one was still draining (so still
+ * running): switch back to the old one, the same way (hold, switch, resume), and report the
+ * deploy as failed at the drain step.
+ */
+async function rollBack(
+  service: Service,
+  old: Upstream,
+  failed: Upstream,
+  previousBefore: string | undefined,
+  kind: SwapKind,
+  deps: SwapDeps,
+  step: (name: SwapStep, extra?: Record<string, unknown>) => void,
+  fail: (stepName: SwapStep, err: BatonError) => SwapEvent,
+): Promise<SwapEvent> {
+  const exit = await failed.instance.exited;
+  service.gate.hold('swap');
+  service.restore(old, previousBefore);
+  const heldMs = service.gate.release('swap') ?? 0;
+  step('rollback', { from: failed.version, to: old.version, hold_ms: Math.round(heldMs * 1000) / 1000 });
+  deps.notify({ type: 'rolled_back', service: service.name, version: old.version });
+  await deps.persist().catch(() => {});
+  // The dead version may have had requests in flight: they failed with it; release its pool.
+  failed.close();
+  await failed.drain({ timeoutMs: 0, websocketGraceMs: 0 });
+  const output = failed.instance.recentOutput().slice(-10);
+  return fail(
+    'drain',
+    new BatonError('EXITED', `version ${failed.version} exited after the switch (${exit.signal !== null ? `signal ${exit.signal}` : `exit code ${exit.code}`}); ${kind === 'rollback' ? 'switched' : 'rolled'} back to ${old.version}, which was still draining`, {
+      details: { exit_code: exit.code, signal: exit.signal, output, rolled_back_to: old.version },
+    }),
+  );
 }
 
 function drainOptions(service: Service): { timeoutMs: number; websocketGraceMs: number } {

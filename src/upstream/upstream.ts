@@ -15,6 +15,11 @@ export interface DrainOptions {
   websocketGraceMs: number;
   /** Aborting ends the wait early: everything left is cut as on timeout. */
   signal?: AbortSignal;
+  /**
+   * Aborting ends the drain at once and cuts nothing: this upstream is needed again (the new
+   * version died after the switch and traffic comes back here).
+   */
+  reprieve?: AbortSignal;
 }
 
 export interface DrainReport {
@@ -24,6 +29,8 @@ export interface DrainReport {
   streamsEnded: number;
   /** WebSockets closed with 1012. */
   websocketsClosed: number;
+  /** The drain was called off by `reprieve`: nothing was cut, the upstream is whole. */
+  reprieved: boolean;
   ms: number;
 }
 
@@ -101,16 +108,19 @@ export class Upstream {
   async drain(opts: DrainOptions): Promise<DrainReport> {
     const started = performance.now();
     const grace = Math.min(opts.websocketGraceMs, opts.timeoutMs);
-    const report: DrainReport = { cut: 0, streamsEnded: 0, websocketsClosed: 0, ms: 0 };
+    const report: DrainReport = { cut: 0, streamsEnded: 0, websocketsClosed: 0, reprieved: false, ms: 0 };
     // `outer` ends every wait (Baton shutting down); `local` ends the timeout once idle.
     const outer = opts.signal ?? new AbortController().signal;
+    const reprieve = opts.reprieve ?? new AbortController().signal;
     const local = new AbortController();
-    const either = AbortSignal.any([outer, local.signal]);
+    const either = AbortSignal.any([outer, local.signal, reprieve]);
+    const graceOver = AbortSignal.any([outer, reprieve]);
     try {
       // Long-lived streams and WebSockets get the whole grace even when requests finish first.
       const graceDone = (async () => {
         if (this.#sockets.size === 0 && !this.#hasStreams()) return;
-        await sleep(grace, outer);
+        await sleep(grace, graceOver);
+        if (reprieve.aborted) return;
         for (const ex of [...this.#inflight]) {
           if (ex.isStream) {
             report.streamsEnded++;
@@ -125,7 +135,8 @@ export class Upstream {
         this.#whenIdle(either).then(() => outer.aborted),
         sleep(opts.timeoutMs, either).then(() => true),
       ]);
-      if (timedOut) {
+      report.reprieved = reprieve.aborted;
+      if (timedOut && !reprieve.aborted) {
         for (const ex of [...this.#inflight]) {
           report.cut++;
           ex.cut('timeout');
@@ -133,7 +144,7 @@ export class Upstream {
       }
       local.abort();
       await graceDone;
-      for (const s of [...this.#sockets]) s.destroy();
+      if (!reprieve.aborted) for (const s of [...this.#sockets]) s.destroy();
     } finally {
       local.abort();
     }

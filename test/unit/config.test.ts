@@ -77,6 +77,7 @@ describe('parseConfig', () => {
         keepAliveTimeoutMs: 5_000,
         maxHeaderSize: 16_384,
         maxHeadersCount: 100,
+        noticeSocketsPerClient: 64,
         maxBodyBytes: 0,
         upstreamHeadersTimeoutMs: 60_000,
       },

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// Soak: c keep-alive clients (GETs and POSTs echoed byte for byte) against Baton on the demo
+// app, a deploy every `--swap-every`, for `--duration`. Bounded in time and count; loopback only.
+// Reports requests, swaps, failures, and Baton's RSS and open file descriptors at the start
+// (before load) and the end (after load, once idle pooled sockets have timed out).
+//
+//   node bench/soak.js [--duration 5m] [--clients 200] [--swap-every 10s] [--json]
+// Exit 0 when there was no failure, no file descriptor leak and no runaway RSS; else 1.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const args = parseArgs(process.argv.slice(2));
+const DURATION_MS = ms(args.duration ?? '5m');
+const CLIENTS = Number(args.clients ?? 200);
+const SWAP_EVERY_MS = ms(args['swap-every'] ?? '10s');
+const MAX_REQUESTS = Number(args['max-requests'] ?? 50_000_000); // a hard bound on the loop
+
+function parseArgs(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (!argv[i].startsWith('--')) continue;
+    const key = argv[i].slice(2);
+    out[key] = argv[i + 1] === undefined || argv[i + 1].startsWith('--') ? true : argv[++i];
+  }
+  return out;
+}
+
+function ms(text) {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(String(text));
+  if (m === null) throw new Error(`bad duration ${text}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2]];
+}
+
+const sleep = (t) => new Promise((r) => setTimeout(r, t));
+
+async function sample(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
+  const fds = (await readdir(`/proc/${pid}/fd`)).length;
+  return { rss_mb: Math.round(rssKb / 102.4) / 10, fds };
+}
+
+function controlRequest(socketPath, method, urlPath, body) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({ socketPath, method, path: urlPath, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+async function main() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'baton-soak-'));
+  const config = path.join(dir, 'baton.yaml');
+  await writeFile(
+    config,
+    [
+      'listen: 127.0.0.1:0',
+      'control:',
+      '  socket: ./baton.sock',
+      'services:',
+      '  web:',
+      '    version: v1',
+      '    process:',
+      `      command: ${JSON.stringify(['node', path.join(ROOT, 'examples/demo/server.js')])}`,
+      '    health:',
+      '      interval: 50ms',
+      '    drain:',
+      '      timeout: 10s',
+      '      websocket_grace: 1s',
+      '',
+    ].join('\n'),
+  );
+  const baton = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BATON_LOG_LEVEL: 'warn' } });
+  let stderr = '';
+  baton.stderr.on('data', (c) => (stderr += c));
+  const port = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`baton did not start: ${stderr}`)), 20_000);
+    baton.stderr.on('data', () => {
+      const m = /serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  const socket = path.join(dir, 'baton.sock');
+  try {
+    const start = await sample(baton.pid);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
+    const counts = { requests: 0, failures: 0, swaps: 0, swap_failures: 0 };
+    const failures = [];
+    const deadline = performance.now() + DURATION_MS;
+    const one = (post) =>
+      new Promise((resolve) => {
+        const body = post ? randomBytes(256 + Math.floor(Math.random() * 4096)) : undefined;
+        const req = http.request(
+          { host: '127.0.0.1', port, agent, method: post ? 'POST' : 'GET', path: post ? '/echo' : '/version', headers: post ? { 'content-length': body.length } : {} },
+          (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+              const ok = res.statusCode === 200 && (!post || Buffer.compare(Buffer.concat(chunks), body) === 0);
+              resolve(ok ? undefined : `status ${res.statusCode}`);
+            });
+            res.on('error', (e) => resolve(e.message));
+          },
+        );
+        req.on('error', (e) => resolve(e.message));
+        req.end(body);
+      });
+    const clients = Array.from({ length: CLIENTS }, async (_, i) => {
+      let n = i;
+      while (performance.now() < deadline && counts.requests < MAX_REQUESTS) {
+        const why = await one(n++ % 2 === 0);
+        counts.requests++;
+        if (why !== undefined) {
+          counts.failures++;
+          if (failures.length < 10) failures.push(why);
+        }
+      }
+    });
+    const swapper = (async () => {
+      let v = 2;
+      while (performance.now() + SWAP_EVERY_MS < deadline) {
+        await sleep(SWAP_EVERY_MS);
+        const r = await controlRequest(socket, 'POST', '/v1/services/web/deploy', { version: `v${v++}` });
+        counts.swaps++;
+        if (!r.text.includes('"ok":true')) counts.swap_failures++;
+      }
+    })();
+    const mid = [];
+    const sampler = setInterval(() => void sample(baton.pid).then((s) => mid.push(s)), 5000);
+    // RSS under load: once warm (after the first sample) and as the load ends.
+    let warm;
+    void sleep(Math.min(5000, DURATION_MS / 4)).then(async () => (warm = await sample(baton.pid)));
+    await Promise.all([...clients, swapper]);
+    const loaded = await sample(baton.pid);
+    clearInterval(sampler);
+    agent.destroy();
+    // Pooled upstream sockets idle out after 4 s; client sockets close now.
+    await sleep(6000);
+    const end = await sample(baton.pid);
+    const peakRss = Math.max(start.rss_mb, ...mid.map((s) => s.rss_mb), end.rss_mb);
+    const report = { duration_s: DURATION_MS / 1000, clients: CLIENTS, ...counts, failure_examples: failures, start, warm, loaded, end, peak_rss_mb: peakRss };
+    const leakedFds = end.fds - start.fds;
+    // Flat: RSS at the end of the load within 1.5x (+20 MB) of RSS once warm.
+    const ok = counts.failures === 0 && counts.swap_failures === 0 && leakedFds <= 4 && loaded.rss_mb < warm.rss_mb * 1.5 + 20;
+    if (args.json) console.log(JSON.stringify({ ...report, ok }));
+    else {
+      console.log(`soak: ${counts.requests} requests, ${counts.swaps} swaps, ${counts.failures} failed requests, ${counts.swap_failures} failed swaps`);
+      console.log(`soak: Baton RSS ${start.rss_mb} MB idle before, ${warm.rss_mb} MB warm, ${loaded.rss_mb} MB as the load ended, ${end.rss_mb} MB idle after (peak ${peakRss} MB)`);
+      console.log(`soak: Baton fds ${start.fds} before, ${end.fds} after`);
+      if (failures.length) console.log('soak: failures:', failures);
+    }
+    process.exitCode = ok ? 0 : 1;
+  } finally {
+    baton.kill('SIGTERM');
+    await new Promise((r) => baton.once('exit', r));
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
