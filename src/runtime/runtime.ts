@@ -50,4 +50,15 @@ export interface Runtime {
    * newest first. Used by `baton start` to adopt instead of restart.
    */
   findRunning(): Promise<Instance[]>;
+  /**
+   * Stop and remove every instance of this service Baton left behind (running or exited),
+   * except `keep`: versions replaced while Baton was down, deploys cut short by a crash.
+   * Resolves with the ids removed. Runtimes whose instances die with Baton need none.
+   */
+  removeStale?(keep: readonly Instance[], graceMs: number): Promise<string[]>;
+  /**
+   * Let go of whatever the runtime follows (log streams, exit waits) without stopping the
+   * instances that survive Baton. Called once, when Baton exits.
+   */
+  close?(): void;
 }
