@@ -99,16 +99,20 @@ describe('hold gate', () => {
   });
 
   it('a client that disconnects while held leaves the queue and is never forwarded', async () => {
-    baton = await startBaton(configYaml({ web: {} }));
+    baton = await startBaton(configYaml({ web: { version: 'count1' } }));
+    const count = async (): Promise<number> => JSON.parse((await request(baton!.port, '/count')).body).count;
+    const before = await count();
     await baton.cli('pause', 'web');
     const ac = new AbortController();
-    const gone = request(baton.port, '/version', ac.signal).catch((e: Error) => e);
+    const gone = request(baton.port, '/gone', ac.signal).catch((e: Error) => e);
     await until(async () => (await status(baton!)).queued === 1);
     ac.abort();
     await gone;
     await until(async () => (await status(baton!)).queued === 0);
     const resumed = await baton.cli('resume', 'web');
     expect(resumed.stdout).toContain('0 held requests released');
+    await sleep(100);
+    expect(await count()).toBe(before);
   });
 
   it('the health path answers 200 on the public listener while held', async () => {
