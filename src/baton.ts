@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
 import type { Instance, Runtime } from './runtime/runtime.js';
@@ -5,6 +6,7 @@ import { Service } from './service.js';
 import { ProxyServer } from './proxy/server.js';
 import { NodeForwarder } from './proxy/forward-node.js';
 import { HttpProxy3Forwarder } from './proxy/forward-http-proxy3.js';
+import { NetForwarder } from './proxy/forward-net.js';
 import type { Forwarder, ForwarderHooks } from './proxy/forwarder.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
@@ -17,7 +19,7 @@ import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
 
-export type ForwarderName = 'node' | 'http-proxy-3';
+export type ForwarderName = 'net' | 'node' | 'http-proxy-3';
 
 export interface BatonOptions {
   config: Config;
@@ -54,7 +56,7 @@ export class Baton implements ControlApi {
   constructor(opts: BatonOptions) {
     this.#opts = opts;
     this.#log = opts.log;
-    this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }) });
+    this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }), maxPerAddress: opts.config.limits.noticeSocketsPerClient });
     this.#metrics = new Metrics(() => [...this.#services.values()]);
     this.#state = new StateStore(opts.config.stateFile);
   }
@@ -70,7 +72,12 @@ export class Baton implements ControlApi {
    */
   async start(): Promise<void> {
     const { config } = this.#opts;
-    this.#control = new ControlServer({ path: config.control.socket, api: this, log: this.#log.child({ component: 'control' }) });
+    this.#control = new ControlServer({
+      path: config.control.socket,
+      api: this,
+      log: this.#log.child({ component: 'control' }),
+      ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, token: await readToken(config.control.tcp.tokenFile) } }),
+    });
     await this.#control.check();
     const saved = await this.#state.read();
     for (const sc of Object.values(config.services)) {
@@ -86,7 +93,7 @@ export class Baton implements ControlApi {
       trustedProxies: config.trustedProxies,
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
-      makeForwarder: (hooks) => makeForwarder(this.#opts.forwarder ?? 'node', hooks),
+      makeForwarder: (hooks) => makeForwarder(this.#opts.forwarder ?? DEFAULT_FORWARDER, hooks),
       observer: this.#metrics,
     });
     const bound = await this.#proxy.listen();
@@ -126,6 +133,7 @@ export class Baton implements ControlApi {
         }),
       ),
     );
+    for (const s of this.#services.values()) s.runtime.close?.();
     this.#log.info('baton stopped');
   }
 
@@ -198,20 +206,36 @@ export class Baton implements ControlApi {
     return run;
   }
 
-  /** Serve the remembered version, else an adoptable running one, else the configured one. */
+  /**
+   * Serve the remembered version, else the version of a healthy running instance, else the
+   * configured one. A running instance of the chosen version that answers its health check is
+   * adopted, not restarted; every other instance Baton left behind for the service is removed.
+   */
   async #bringUp(service: Service, saved: SavedState): Promise<void> {
     const log = service.log;
     const remembered = saved.services[service.name];
     const running = await service.runtime.findRunning();
-    const candidates = [remembered?.version, running[0]?.version, service.config.version].filter((v): v is string => v !== undefined);
-    const version = candidates[0]!;
-    let instance: Instance | undefined = running.find((i) => i.version === version);
-    if (instance !== undefined && !(await isUp(instance, service))) instance = undefined;
+    let instance: Instance | undefined;
+    // Newest first, so an older one of the same version (a deploy cut short) is the fallback.
+    for (const candidate of running) {
+      if (remembered !== undefined && candidate.version !== remembered.version) continue;
+      if (await isUp(candidate, service)) {
+        instance = candidate;
+        break;
+      }
+    }
+    const version = instance?.version ?? remembered?.version ?? service.config.version;
     if (instance !== undefined) log.info({ version, id: instance.id }, 'running instance adopted');
     else instance = await this.#startHealthy(service, version);
     service.activate(new Upstream(instance), remembered?.previous);
-    // Other Baton-managed instances of this service are leftovers: stop them.
-    for (const other of running) if (other !== instance) void other.stop(this.#stopGrace()).catch((err: unknown) => log.warn({ err, id: other.id }, 'stale instance not stopped'));
+    // The rest are leftovers (replaced while Baton was down, or cut short by a crash): remove
+    // them in the background, so serving the adopted one does not wait on their stop grace.
+    // Started before the control socket opens, so no deploy's new container is among them.
+    const kept = instance;
+    const removing = service.runtime.removeStale
+      ? service.runtime.removeStale([kept], this.#stopGrace())
+      : Promise.all(running.filter((other) => other !== kept).map((other) => other.stop(this.#stopGrace())));
+    void removing.catch((err: unknown) => log.warn({ err }, 'stale instances not removed'));
   }
 
   async #startHealthy(service: Service, version: string): Promise<Instance> {
@@ -240,6 +264,19 @@ export class Baton implements ControlApi {
   }
 }
 
+/** The TCP control token: the file's first line, at least 16 characters. */
+async function readToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new BatonError('CONFIG_UNREADABLE', `cannot read control.tcp.token_file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const token = text.split('\n')[0]!.trim();
+  if (token.length < 16) throw new BatonError('CONFIG_INVALID', `control.tcp.token_file ${file}: the token must be at least 16 characters`);
+  return token;
+}
+
 async function isUp(instance: Instance, service: Service): Promise<boolean> {
   const status = await probe(instance.host, instance.port, service.config.health.path, service.config.health.timeoutMs);
   if (typeof status !== 'number' || status < 200 || status >= 300) return false;
@@ -247,6 +284,20 @@ async function isUp(instance: Instance, service: Service): Promise<boolean> {
   return native === 'healthy' || native === 'none';
 }
 
+/**
+ * The lean forwarder is the default: fastest behind the Forwarder interface and passing every
+ * correctness test (issue 5; the numbers are in the README). `node` stays for services with
+ * `notify.inject` (the proxy hands those to it) and as a fallback; `http-proxy-3` for comparison.
+ */
+const DEFAULT_FORWARDER: ForwarderName = 'net';
+
 function makeForwarder(name: ForwarderName, hooks: ForwarderHooks): Forwarder {
-  return name === 'http-proxy-3' ? new HttpProxy3Forwarder(hooks) : new NodeForwarder(hooks);
+  switch (name) {
+    case 'net':
+      return new NetForwarder(hooks);
+    case 'http-proxy-3':
+      return new HttpProxy3Forwarder(hooks);
+    case 'node':
+      return new NodeForwarder(hooks);
+  }
 }

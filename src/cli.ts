@@ -45,7 +45,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 
   if (command === 'start') {
     if (positionals.length > 0) return usage(`start takes no arguments (got "${positionals[0]}")`, command);
-    const forwarder = options.forwarder ?? env.BATON_FORWARDER ?? 'node';
+    // net: the lean forwarder, fastest of the three and passing every test (issue 5, README "Forwarders").
+    const forwarder = options.forwarder ?? env.BATON_FORWARDER ?? 'net';
     if (forwarder !== 'net' && forwarder !== 'node' && forwarder !== 'http-proxy-3') return usage(`--forwarder: expected net, node or http-proxy-3, got "${forwarder}"`, command);
     const config = options.config === undefined && !existsSync(DEFAULT_CONFIG) ? defaultConfig() : await loadConfig(path.resolve(options.config ?? DEFAULT_CONFIG));
     if (config.file === '<default>') process.stderr.write(`baton: no ${DEFAULT_CONFIG} here: serving the embedded default (the demo app)\n`);

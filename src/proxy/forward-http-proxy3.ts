@@ -35,6 +35,14 @@ export class HttpProxy3Forwarder implements Forwarder {
       const type = proxyRes.headers['content-type'];
       if (type !== undefined && type.startsWith('text/event-stream')) st.job.exchange.isStream = true;
       proxyRes.headers['x-request-id'] ??= st.job.requestId;
+      // http-proxy-3 pipes the answer but does not end the client's response when the app dies
+      // mid-stream: cut it, or the client would wait forever.
+      proxyRes.once('close', () => {
+        if (!proxyRes.complete && !st.job.res.writableFinished) {
+          this.#hooks.onError(st.job, 'aborted_response', new Error('upstream closed mid-response'));
+          st.job.res.destroy();
+        }
+      });
     });
     // Errors that reach the server rather than the per-call callback (client reset mid-body).
     this.#proxy.on('error', () => {});
@@ -66,7 +74,18 @@ export class HttpProxy3Forwarder implements Forwarder {
     res.once('close', () => clearTimeout(st.timer));
     // http-proxy-3 copies req.headers: hand it the headers Baton computed.
     req.headers = job.headers as http.IncomingHttpHeaders;
-    this.#proxy.web(req, res, { target: { host: job.target.host, port: job.target.port }, agent: job.target.agent }, (err: NodeJS.ErrnoException) => {
+    if (job.body !== undefined) {
+      job.body.once('error', (err: Error) => {
+        if (st.settled) return;
+        st.settled = true;
+        clearTimeout(st.timer);
+        st.proxyReq?.destroy();
+        this.#hooks.onError(job, 'other', err);
+        sendError(res, 'payload_too_large', job.requestId);
+      });
+    }
+    const options = { target: { host: job.target.host, port: job.target.port }, agent: job.target.agent, ...(job.body === undefined ? {} : { buffer: job.body as unknown as import('node:stream').Stream }) };
+    this.#proxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
       clearTimeout(st.timer);
       if (st.settled) return;
       st.settled = true;

@@ -12,6 +12,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
  */
 export class NodeForwarder implements Forwarder {
   readonly name = 'node';
+  /** Honours `WebJob.rewriteResponse` (issue 4: script injection). */
+  readonly rewritesResponses = true;
   readonly #hooks: ForwarderHooks;
 
   constructor(hooks: ForwarderHooks) {
@@ -45,8 +47,19 @@ export class NodeForwarder implements Forwarder {
 
     const pipeBody = (): void => {
       bodyStarted = true;
-      req.pipe(proxyReq);
+      (job.body ?? req).pipe(proxyReq);
     };
+    if (job.body !== undefined) {
+      bodyStarted = true; // the limit stream reads the body already: never retry
+      job.body.once('error', (err: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        proxyReq.destroy();
+        this.#hooks.onError(job, 'other', err);
+        sendError(res, 'payload_too_large', job.requestId);
+      });
+    }
     if (bodiless) proxyReq.end();
     else {
       proxyReq.once('socket', (socket) => {
@@ -83,7 +96,10 @@ export class NodeForwarder implements Forwarder {
       }
       responded = true;
       const type = pres.headers['content-type'];
-      const headers = downstreamHeaders(pres.rawHeaders, job.requestId);
+      let headers = downstreamHeaders(pres.rawHeaders, job.requestId);
+      // Issue 4 (notify.inject): the hook may swap the headers and pass the body through a Transform.
+      const rewrite = job.rewriteResponse?.({ method: req.method ?? 'GET', statusCode: pres.statusCode ?? 502, headers });
+      if (rewrite !== undefined) headers = rewrite.headers;
       res.writeHead(pres.statusCode ?? 502, pres.statusMessage, headers);
       if (type !== undefined && type.startsWith('text/event-stream')) {
         exchange.isStream = true;
@@ -93,12 +109,14 @@ export class NodeForwarder implements Forwarder {
         if (settled) return;
         settled = true;
         this.#hooks.onError(job, 'aborted_response', err);
+        rewrite?.body.destroy();
         res.destroy();
       });
       pres.on('end', () => {
         settled = true;
       });
-      pres.pipe(res);
+      if (rewrite === undefined) pres.pipe(res);
+      else pres.pipe(rewrite.body).pipe(res);
     });
 
     exchange.onCut = (reason) => {

@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import type { Transform } from 'node:stream';
 import type { Exchange } from '../upstream/exchange.js';
 
 /** Where one request goes: an upstream's address and its keep-alive pool. */
@@ -22,7 +23,29 @@ export interface WebJob {
   headersTimeoutMs: number;
   /** Whether a retry is still allowed (only the first attempt may ask for one). */
   mayRetry: boolean;
+  /**
+   * The body to send instead of `req` itself (a size-limiting stream over it). When set, the
+   * body is being read already: the request is not retried, and an error of this stream with
+   * code PAYLOAD_TOO_LARGE is answered 413.
+   */
+  body?: NodeJS.ReadableStream;
+  /**
+   * Optional (issue 4, `notify.inject`): called once with the upstream's answer before it is
+   * sent on; may replace its headers and put a Transform between it and the client. Only
+   * forwarders with `rewritesResponses` are handed jobs that carry it.
+   */
+  rewriteResponse?: ResponseRewrite;
 }
+
+/** The upstream answer a `ResponseRewrite` decides on; `headers` are the downstream raw pairs. */
+export interface ResponseHead {
+  method: string;
+  statusCode: number;
+  headers: readonly string[];
+}
+
+/** Returns the headers to send and the Transform the body goes through, or undefined: untouched. */
+export type ResponseRewrite = (head: ResponseHead) => { headers: string[]; body: Transform } | undefined;
 
 /**
  * How a failed attempt ended when nothing reached the client and nothing of the request was
@@ -40,6 +63,11 @@ export type ErrorHandler = (job: WebJob, kind: UpstreamErrorKind, error: Error) 
  */
 export interface Forwarder {
   readonly name: string;
+  /**
+   * Whether it honours `WebJob.rewriteResponse`. A forwarder without it is never handed a job
+   * that carries one: the proxy sends those to the node forwarder instead (issue 4).
+   */
+  readonly rewritesResponses?: boolean;
   web(job: WebJob): void;
 }
 

@@ -71,22 +71,34 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, ctx: ForwardedCont
  * unless the app sent its own.
  */
 export function downstreamHeaders(raw: string[], requestId: string): string[] {
+  // Runs on every response: a name is lower-cased only when its length is that of a name that
+  // matters (hop-by-hop, Transfer-Encoding, X-Request-Id, or one listed in Connection).
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === 'connection') named = connectionTokens(raw[i + 1], named);
+    const key = raw[i]!;
+    if (key.length === 10 && key.toLowerCase() === 'connection') named = connectionTokens(raw[i + 1], named);
   }
   const out: string[] = [];
   let hasId = false;
   for (let i = 0; i < raw.length; i += 2) {
     const key = raw[i]!;
-    const lower = key.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || (named !== undefined && named.has(lower))) continue;
-    if (lower === 'x-request-id') hasId = true;
+    if (DOWNSTREAM_LENGTHS[key.length] === 1 || named !== undefined) {
+      const lower = key.toLowerCase();
+      if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || (named !== undefined && named.has(lower))) continue;
+      if (lower === 'x-request-id') hasId = true;
+    }
     out.push(key, raw[i + 1]!);
   }
   if (!hasId) out.push('x-request-id', requestId);
   return out;
 }
+
+/** 1 at the lengths of the names downstreamHeaders must recognise. */
+const DOWNSTREAM_LENGTHS = (() => {
+  const t = new Uint8Array(64);
+  for (const name of [...HOP_BY_HOP, 'transfer-encoding', 'x-request-id']) t[name.length] = 1;
+  return t;
+})();
 
 function connectionTokens(value: string | string[] | undefined, into?: Set<string>): Set<string> | undefined {
   if (value === undefined) return into;

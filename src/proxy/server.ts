@@ -11,8 +11,12 @@ import { RequestIds, requestIdOf, upstreamHeaders, type ForwardedContext } from 
 import { sendError, statusFor, type ProxyErrorKind } from './error-pages.js';
 import type { Forwarder, WebJob, UpstreamErrorKind } from './forwarder.js';
 import { forwardUpgrade } from './forward-ws.js';
+import { BodyLimit } from './body-limit.js';
+import { NodeForwarder } from './forward-node.js';
+import { injectClientScript } from './inject.js';
 import type { HoldOutcome } from '../swap/gate.js';
 import type { Upstream } from '../upstream/upstream.js';
+import type { Exchange } from '../upstream/exchange.js';
 
 /** What the data plane reports (metrics, logs). All optional so tests can leave them out. */
 export interface ProxyObserver {
@@ -37,6 +41,21 @@ interface Job extends WebJob {
   started: number;
 }
 
+// Per-request data the shared listeners below read off the response: no closure per request.
+const kExchange = Symbol('baton.exchange');
+const kService = Symbol('baton.service');
+const kStarted = Symbol('baton.started');
+interface TrackedResponse extends http.ServerResponse {
+  [kExchange]?: Exchange;
+  [kService]?: string;
+  [kStarted]?: number;
+}
+
+/** The request's response closed: its exchange is over (finish() is idempotent). */
+function resOnCloseFinishExchange(this: TrackedResponse): void {
+  this[kExchange]?.finish();
+}
+
 const CLIENT_JS_PATH = '/_baton/client.js';
 const NOTICE_WS_PATH = '/_baton/ws';
 
@@ -49,17 +68,28 @@ export class ProxyServer {
   readonly #router = new Router<Service>();
   readonly #opts: ProxyServerOptions;
   readonly #forwarder: Forwarder;
+  /** For `notify.inject` services when #forwarder cannot rewrite bodies (issue 4); made on first use. */
+  #injector: Forwarder | undefined;
   readonly #ids = new RequestIds();
   readonly #trusted: Set<string>;
   readonly #log: Logger;
   readonly #obs: ProxyObserver;
   readonly #script: Buffer;
+  /** The metrics hook on 'finish', made once (undefined when the observer does not count requests). */
+  readonly #resOnFinish: ((this: TrackedResponse) => void) | undefined;
   #stopping = false;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
     this.#log = opts.log;
     this.#obs = opts.observer ?? {};
+    const obs = this.#obs;
+    this.#resOnFinish =
+      obs.requestFinished === undefined
+        ? undefined
+        : function resOnFinishObserve(this: TrackedResponse): void {
+            obs.requestFinished!(this[kService]!, this.req.method ?? 'GET', this.statusCode, (performance.now() - this[kStarted]!) / 1000);
+          };
     this.#trusted = new Set(opts.trustedProxies);
     this.#script = Buffer.from(clientScript());
     for (const s of opts.services) for (const h of s.config.hosts) this.#router.add(h, s);
@@ -75,8 +105,12 @@ export class ProxyServer {
       requestTimeout: l.requestTimeoutMs,
       maxHeaderSize: l.maxHeaderSize,
       noDelay: true,
+      // How often headers/request timeouts are checked (Node's default is 30 s, which would let
+      // a slowloris client hold a connection far past headers_timeout).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(l.headersTimeoutMs / 4))),
     });
-    this.#server.maxHeadersCount = l.maxHeadersCount;
+    // Node silently drops headers past maxHeadersCount; keep one more so we can tell and refuse.
+    this.#server.maxHeadersCount = l.maxHeadersCount + 1;
     this.#server.on('request', this.#onRequest);
     this.#server.on('upgrade', this.#onUpgrade);
     this.#server.on('clientError', this.#onClientError);
@@ -118,12 +152,14 @@ export class ProxyServer {
     if (url.startsWith('/_baton/')) return this.#serveBaton(req, res, url);
     const service = this.#router.match(req.headers.host);
     if (service === undefined) return this.#answer(res, 'no_route', undefined, req);
+    if (req.rawHeaders.length > this.#opts.limits.maxHeadersCount * 2) return this.#answer(res, 'too_many_headers', service, req);
     const max = this.#opts.limits.maxBodyBytes;
     if (max > 0 && Number(req.headers['content-length'] ?? 0) > max) return this.#answer(res, 'payload_too_large', service, req);
     const started = performance.now();
-    const obs = this.#obs;
-    if (obs.requestFinished !== undefined) {
-      res.once('finish', () => obs.requestFinished!(service.name, req.method ?? 'GET', res.statusCode, (performance.now() - started) / 1000));
+    if (this.#resOnFinish !== undefined) {
+      (res as TrackedResponse)[kService] = service.name;
+      (res as TrackedResponse)[kStarted] = started;
+      res.on('finish', this.#resOnFinish);
     }
     const gate = service.gate;
     if (gate.open) return this.#dispatch(service, req, res, started, true);
@@ -157,8 +193,9 @@ export class ProxyServer {
     const id = requestId ?? requestIdOf(req, this.#ids);
     if (upstream === undefined) return this.#answer(res, 'no_upstream', service, req, id);
     const exchange = upstream.begin();
-    const finish = (): void => exchange.finish();
-    res.once('close', finish);
+    // A retry re-points the listener of the first attempt to the new exchange.
+    if ((res as TrackedResponse)[kExchange] === undefined) res.on('close', resOnCloseFinishExchange);
+    (res as TrackedResponse)[kExchange] = exchange;
     const job: Job = {
       req,
       res,
@@ -171,7 +208,22 @@ export class ProxyServer {
       service,
       started,
     };
-    this.#forwarder.web(job);
+    // A body of unannounced size (chunked) is counted as it streams; over the limit: 413.
+    const max = this.#opts.limits.maxBodyBytes;
+    if (max > 0 && req.headers['transfer-encoding'] !== undefined) job.body = req.pipe(new BodyLimit(max));
+    // Issue 4 (notify.inject): add the client script tag to HTML pages. Only a forwarder that
+    // honours rewriteResponse may carry it; any other hands these services to the node forwarder.
+    let forwarder = this.#forwarder;
+    if (service.config.notify.inject) {
+      job.rewriteResponse = injectClientScript;
+      if (forwarder.rewritesResponses !== true) {
+        forwarder = this.#injector ??= new NodeForwarder({
+          onRetry: (j, err) => this.#retry(j as Job, err),
+          onError: (j, kind, err) => this.#upstreamError(j as Job, kind, err),
+        });
+      }
+    }
+    forwarder.web(job);
   }
 
   /** Refused or reset before anything was sent: once more, to the service's current upstream. */

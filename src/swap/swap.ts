@@ -97,8 +97,12 @@ export async function swap(service: Service, version: string, kind: SwapKind, de
 
     const browsers = deps.notify({ type: kind === 'rollback' ? 'rolled_back' : 'deployed', service: service.name, version });
     step('notify', { browsers });
-    // The new version is live: remembering it may take a disk sync, outside the hold.
+    // The new version is live: remembering it may take a disk sync, outside the hold, and
+    // outside the drain's own time.
+    const persistStart = performance.now();
     await deps.persist().catch((err: unknown) => log.error({ err }, 'state file not written'));
+    const persistMs = round(performance.now() - persistStart);
+    mark = performance.now();
 
     if (old !== undefined) {
       const untrack = service.trackDraining(old);
@@ -110,7 +114,7 @@ export async function swap(service: Service, version: string, kind: SwapKind, de
         if (report.reprieved && !deps.signal.aborted) {
           return await rollBack(service, old, upstream, previousBefore, kind, deps, step, fail);
         }
-        step('drain', { version: old.version, cut: report.cut, streams_ended: report.streamsEnded, websockets_closed: report.websocketsClosed });
+        step('drain', { version: old.version, cut: report.cut, streams_ended: report.streamsEnded, websockets_closed: report.websocketsClosed, state_write_ms: persistMs });
         await old.instance.stop(deps.stopGraceMs);
         old.close();
         step('stop', { version: old.version });

@@ -1,0 +1,95 @@
+/**
+ * nginx and HAProxy with the shared peer configurations (bench/peers/), ports filled in, pinned
+ * to the system-under-test core. Each runs as a daemon; stop() ends it by the pid it wrote.
+ */
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { BENCH } from './baton.js';
+import { pinned, SUT_CORE, track, stopPid, childrenOf, waitForPort, which, freePort } from './procs.js';
+import { sleep } from './util.js';
+
+const run = promisify(execFile);
+
+async function template(name, dir, ports) {
+  let text = await readFile(path.join(BENCH, 'peers', name), 'utf8');
+  text = text.replaceAll('@DIR@', dir);
+  for (const [k, v] of Object.entries(ports)) text = text.replaceAll(`@${k}@`, String(v));
+  const file = path.join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+function readPid(file) {
+  return Number(readFileSync(file, 'utf8').trim());
+}
+
+/** nginx 1 worker, upstream keep-alive; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. */
+export async function startNginx(ports) {
+  const bin = which('nginx');
+  if (bin === undefined) return undefined;
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-nginx-'));
+  await mkdir(path.join(dir, 'run/nginx/logs'), { recursive: true });
+  await mkdir(path.join(dir, 'run/nginx/tmp'), { recursive: true });
+  const all = { HTTP_PORT: await freePort(), WS_PORT: await freePort(), ...ports };
+  const conf = await template('nginx.conf', dir, all);
+  const prefix = path.join(dir, 'run/nginx');
+  const p = pinned(SUT_CORE, bin, ['-c', conf, '-p', prefix]);
+  await run(p.cmd, p.args);
+  const pidFile = path.join(dir, 'run/nginx.pid');
+  await waitForPort(all.HTTP_PORT);
+  const master = readPid(pidFile);
+  track(master);
+  return {
+    name: 'nginx',
+    port: all.HTTP_PORT,
+    wsPort: all.WS_PORT,
+    /** Master and workers (the workers change on reload). */
+    pids: () => [master, ...childrenOf(master)],
+    async reload() {
+      const r = pinned(SUT_CORE, bin, ['-c', conf, '-p', prefix, '-s', 'reload']);
+      await run(r.cmd, r.args);
+    },
+    async stop() {
+      await stopPid(master, 'SIGQUIT', 10_000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** HAProxy 1 thread, http-reuse always; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. */
+export async function startHaproxy(ports) {
+  const bin = which('haproxy');
+  if (bin === undefined) return undefined;
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-haproxy-'));
+  await mkdir(path.join(dir, 'run'), { recursive: true });
+  const all = { HTTP_PORT: await freePort(), WS_PORT: await freePort(), ...ports };
+  const conf = await template('haproxy.cfg', dir, all);
+  const pidFile = path.join(dir, 'run/haproxy.pid');
+  const p = pinned(SUT_CORE, bin, ['-f', conf, '-D', '-p', pidFile]);
+  await run(p.cmd, p.args);
+  await waitForPort(all.HTTP_PORT);
+  // The pid file may lag the listening socket by a moment.
+  let pid = NaN;
+  for (let i = 0; i < 50 && !(pid > 0); i++) {
+    try {
+      pid = readPid(pidFile);
+    } catch {
+      await sleep(20);
+    }
+  }
+  track(pid);
+  return {
+    name: 'haproxy',
+    port: all.HTTP_PORT,
+    wsPort: all.WS_PORT,
+    pids: () => [pid],
+    async stop() {
+      await stopPid(pid, 'SIGTERM', 10_000);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
