@@ -126,6 +126,13 @@ export function stopProcess(proc: ChildProcess, timeoutMs = 40_000): Promise<num
   });
 }
 
+/** Stop a Baton a test started (if any) and remove its folder. */
+export async function dispose(baton: RunningBaton | undefined): Promise<void> {
+  if (baton === undefined) return;
+  await baton.stop();
+  await removeDir(baton.dir);
+}
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }

@@ -2,15 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { configYaml, removeDir, runCli, startBaton, stopProcess, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, removeDir, runCli, startBaton, stopProcess, type RunningBaton, dispose } from '../helpers/baton.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 function alive(pid: number): boolean {

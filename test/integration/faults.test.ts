@@ -2,15 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { configYaml, events, removeDir, runCli, startBaton, stopProcess, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, events, removeDir, runCli, startBaton, stopProcess, type RunningBaton, dispose } from '../helpers/baton.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

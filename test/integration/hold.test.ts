@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 interface Timed {

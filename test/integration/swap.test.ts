@@ -2,15 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FIXTURE_APP, configYaml, events, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { FIXTURE_APP, configYaml, events, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 async function version(url: string): Promise<string> {

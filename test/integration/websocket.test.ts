@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { configYaml, events, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, events, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 /** A WebSocket client that queues messages so none is missed between awaits. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
 import { request as control } from '../../src/cli/client.js';
 import type { SwapEvent } from '../../src/control/protocol.js';
 
@@ -10,11 +10,8 @@ const DEPLOYS = 20;
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
-  if (baton !== undefined) {
-    await baton.stop();
-    await removeDir(baton.dir);
-    baton = undefined;
-  }
+  await dispose(baton);
+  baton = undefined;
 });
 
 interface Result {
