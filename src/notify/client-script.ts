@@ -9,8 +9,10 @@
  * Opt-out of the banner: `<script src="/_baton/client.js" data-banner="off">`, or
  * `window.BatonConfig = { banner: false }` set before the script runs.
  *
- * Globals added: `window.Baton` (which also guards against double inclusion) and the custom
- * element `baton-notice`. ES2018, no framework. The text is constant: nothing from a request
+ * The one global added: `window.Baton` (which also guards against double inclusion). The
+ * banner's host is a `<baton-notice>` element with a shadow root, left undefined as a custom
+ * element (a valid custom element name may host a shadow root without being registered), so
+ * nothing is added to the page's custom element registry. ES2018, no framework. The text is constant: nothing from a request
  * is ever reflected into it, so it can be cached and shared between hosts.
  */
 
@@ -83,8 +85,6 @@ const SOURCE = String.raw`/* Baton client: notices of new versions. */
     '.close:hover{opacity:1}button:focus-visible{outline:2px solid #9cc0ff;outline-offset:2px}' +
     '@keyframes in{from{opacity:0;transform:translateY(8px)}}' +
     '@media (prefers-reduced-motion:reduce){.box{animation:none;transition:none}}';
-
-  if (!customElements.get('baton-notice')) customElements.define('baton-notice', class extends HTMLElement {});
 
   function build() {
     var el = document.createElement('baton-notice');

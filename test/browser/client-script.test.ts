@@ -160,6 +160,22 @@ describe.skipIf(!runBrowserTests)('client.js in Chromium', () => {
     await page.screenshot({ path: `${OUTPUT_DIR}banner.png` });
   });
 
+  it('adds one global, window.Baton, and registers no custom element', async () => {
+    await openPage();
+    server.broadcast({ type: 'deployed', service: 'web', version: 'v2' });
+    await banner().getByText('A new version (v2) is live.').waitFor({ timeout: 1000 });
+    // Compared with a blank frame's globals: whatever the script left on window.
+    const added = await page.evaluate(() => {
+      const frame = document.createElement('iframe');
+      document.body.appendChild(frame);
+      const builtins = new Set(Object.keys(frame.contentWindow as object));
+      frame.remove();
+      return Object.keys(window).filter((k) => !builtins.has(k) && !k.startsWith('__'));
+    });
+    expect(added).toEqual(['Baton']);
+    expect(await page.evaluate(() => customElements.get('baton-notice') === undefined)).toBe(true);
+  });
+
   it('animates the banner in, except under prefers-reduced-motion', async () => {
     const animationOf = () =>
       page.evaluate(() => {
