@@ -11,6 +11,7 @@ import { RequestIds, requestIdOf, upstreamHeaders, type ForwardedContext } from 
 import { sendError, statusFor, type ProxyErrorKind } from './error-pages.js';
 import type { Forwarder, WebJob, UpstreamErrorKind } from './forwarder.js';
 import { forwardUpgrade } from './forward-ws.js';
+import { NOTICE_WS_PATH, OwnRoutes, pathOf, rawError } from './own-routes.js';
 import { BodyLimit } from './body-limit.js';
 import { NodeForwarder } from './forward-node.js';
 import { injectClientScript } from './inject.js';
@@ -56,8 +57,6 @@ function resOnCloseFinishExchange(this: TrackedResponse): void {
   this[kExchange]?.finish();
 }
 
-const CLIENT_JS_PATH = '/_baton/client.js';
-const NOTICE_WS_PATH = '/_baton/ws';
 
 /**
  * The public HTTP listener: routes each request by Host to its service, waits at the
@@ -74,7 +73,7 @@ export class ProxyServer {
   readonly #trusted: Set<string>;
   readonly #log: Logger;
   readonly #obs: ProxyObserver;
-  readonly #script: Buffer;
+  readonly #ownRoutes: OwnRoutes;
   /** The metrics hook on 'finish', made once (undefined when the observer does not count requests). */
   readonly #resOnFinish: ((this: TrackedResponse) => void) | undefined;
   #stopping = false;
@@ -91,7 +90,7 @@ export class ProxyServer {
             obs.requestFinished!(this[kService]!, this.req.method ?? 'GET', this.statusCode, (performance.now() - this[kStarted]!) / 1000);
           };
     this.#trusted = new Set(opts.trustedProxies);
-    this.#script = Buffer.from(clientScript());
+    this.#ownRoutes = new OwnRoutes(clientScript());
     for (const s of opts.services) for (const h of s.config.hosts) this.#router.add(h, s);
     this.#forwarder = opts.makeForwarder({
       onRetry: (job, err) => this.#retry(job as Job, err),
@@ -149,7 +148,7 @@ export class ProxyServer {
   #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (this.#stopping) res.shouldKeepAlive = false;
     const url = req.url ?? '/';
-    if (url.startsWith('/_baton/')) return this.#serveBaton(req, res, url);
+    if (url.startsWith('/_baton/')) return this.#ownRoutes.serve(req, res, url);
     const service = this.#router.match(req.headers.host);
     if (service === undefined) return this.#answer(res, 'no_route', undefined, req);
     if (req.rawHeaders.length > this.#opts.limits.maxHeadersCount * 2) return this.#answer(res, 'too_many_headers', service, req);
@@ -287,22 +286,6 @@ export class ProxyServer {
     rawError(socket, status, err.code);
   };
 
-  #serveBaton(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
-    // Exact routes only: nothing under /_baton/ reflects input or touches the file system.
-    if (pathOf(url) === CLIENT_JS_PATH && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(200, {
-        'content-type': 'text/javascript; charset=utf-8',
-        'content-length': this.#script.length,
-        'cache-control': 'no-cache',
-        'x-content-type-options': 'nosniff',
-      });
-      res.end(req.method === 'HEAD' ? undefined : this.#script);
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8', 'content-length': 10 });
-    res.end('not found\n');
-  }
-
   #answer(res: http.ServerResponse, kind: ProxyErrorKind, service: Service | undefined, req: http.IncomingMessage, id?: string): void {
     req.resume(); // discard an unread body so the connection can be reused
     if (statusFor(kind) >= 500) this.#log.debug({ service: service?.name, kind }, 'request answered by baton');
@@ -313,19 +296,6 @@ export class ProxyServer {
     const remoteAddress = (req.socket as Socket).remoteAddress ?? '';
     return { remoteAddress, trusted: this.#trusted.has(remoteAddress), proto: 'http', requestId };
   }
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
-
-const REASONS: Record<number, string> = { 400: 'Bad Request', 404: 'Not Found', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 503: 'Service Unavailable' };
-
-function rawError(socket: Duplex, status: number, detail?: string): void {
-  if (socket.destroyed) return;
-  const body = `${status} ${REASONS[status] ?? 'Error'}${detail === undefined ? '' : ` (${detail})`}\n`;
-  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`);
 }
 
 function ignore(): void {}

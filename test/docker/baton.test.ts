@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/runtime/free-port.js';
 import { events, removeDir, ROOT, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { containersOf, docker, dockerYaml, doneOf, getVersion, gone, managedLabels, median, REPO, round, until } from './e2e.js';
+import { containersOf, docker, dockerYaml, doneOf, getVersion, gone, managedLabels, median, REPO, requireEngineAndImages, round, until } from './e2e.js';
 import { Load } from './load.js';
 
 const NEEDED = ['v1', 'v2', 'v3', 'crash', 'unhealthy'].map((t) => `${REPO}:${t}`);
@@ -55,14 +55,7 @@ describe.skipIf(!engine && !mustRun)('Baton on the Docker runtime (real engine, 
     return baton;
   }
 
-  beforeAll(async () => {
-    if (!engine) throw new Error('CI=true but no Docker engine answered: .ci/run must run .ci/docker-up.sh first');
-    for (const image of NEEDED) {
-      await docker.getImage(image).inspect().catch((err: unknown) => {
-        throw new Error(`test image ${image} is missing: run .ci/docker-up.sh`, { cause: err });
-      });
-    }
-  });
+  beforeAll(() => requireEngineAndImages(engine, NEEDED));
 
   afterEach(async () => {
     await Promise.all(loads.map((l) => l.stop()));

@@ -83,3 +83,13 @@ export function managedLabels(service: string, version: string, port: number): R
     'baton.network': 'host',
   };
 }
+
+/** Fails when the engine or a needed test image is missing (run only where the tests must run). */
+export async function requireEngineAndImages(engine: boolean, images: string[]): Promise<void> {
+  if (!engine) throw new Error('CI=true but no Docker engine answered: .ci/run must run .ci/docker-up.sh first');
+  for (const image of images) {
+    await docker.getImage(image).inspect().catch((err: unknown) => {
+      throw new Error(`test image ${image} is missing: run .ci/docker-up.sh`, { cause: err });
+    });
+  }
+}

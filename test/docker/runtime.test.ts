@@ -13,6 +13,7 @@ import { isBatonError } from '../../src/errors.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { freePort } from '../../src/runtime/free-port.js';
 import type { Instance } from '../../src/runtime/runtime.js';
+import { requireEngineAndImages } from './e2e.js';
 
 const REPO = '127.0.0.1:9/baton-test-app';
 const NEEDED = ['v1', 'v2', 'crash', 'unhealthy', 'healthcheck-ok'].map((t) => `${REPO}:${t}`);
@@ -89,14 +90,7 @@ describe.skipIf(!engine && !mustRun)('DockerRuntime (real engine)', { timeout: 3
     return instance;
   }
 
-  beforeAll(async () => {
-    if (!engine) throw new Error('CI=true but no Docker engine answered: .ci/run must run .ci/docker-up.sh first');
-    for (const image of NEEDED) {
-      await docker.getImage(image).inspect().catch((err: unknown) => {
-        throw new Error(`test image ${image} is missing: run .ci/docker-up.sh`, { cause: err });
-      });
-    }
-  });
+  beforeAll(() => requireEngineAndImages(engine, NEEDED));
 
   afterEach(async () => {
     await Promise.all(
