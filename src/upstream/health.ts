@@ -48,8 +48,12 @@ export async function waitHealthy(instance: Instance, health: HealthConfig, sign
     if (left <= 0) return { ok: false, reason: 'deadline', probes, lastStatus };
 
     probes++;
-    const status = await probe(instance.host, instance.port, health.path, Math.min(health.timeoutMs, left));
-    lastStatus = typeof status === 'number' ? `HTTP ${status}` : status;
+    const timeout = Math.min(health.timeoutMs, left);
+    const status = await probe(instance.host, instance.port, health.path, timeout);
+    // A probe cut short by the deadline says nothing about the app: keep what the last full
+    // probe said (a deploy that fails should name the app's real answer, e.g. "HTTP 503").
+    const cutByDeadline = typeof status === 'string' && status.startsWith('no answer within') && timeout < health.timeoutMs && probes > 1;
+    if (!cutByDeadline) lastStatus = typeof status === 'number' ? `HTTP ${status}` : status;
     streak = typeof status === 'number' && status >= 200 && status < 300 ? streak + 1 : 0;
     const native = await instance.nativeHealth();
     if (native === 'unhealthy') return { ok: false, reason: 'unhealthy', probes, lastStatus: `${lastStatus}, runtime health: unhealthy` };
