@@ -6,19 +6,17 @@
 //
 //   node bench/soak.js [--duration 5m] [--clients 200] [--swap-every 10s] [--json]
 // Exit 0 when there was no failure, no file descriptor leak and no runaway RSS; else 1.
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { ROOT, startBaton } from './lib/baton.js';
+import { parseDuration, sleep } from './lib/util.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = parseArgs(process.argv.slice(2));
-const DURATION_MS = ms(args.duration ?? '5m');
+const DURATION_MS = parseDuration(args.duration ?? '5m');
 const CLIENTS = Number(args.clients ?? 200);
-const SWAP_EVERY_MS = ms(args['swap-every'] ?? '10s');
+const SWAP_EVERY_MS = parseDuration(args['swap-every'] ?? '10s');
 const MAX_REQUESTS = Number(args['max-requests'] ?? 50_000_000); // a hard bound on the loop
 
 function parseArgs(argv) {
@@ -31,14 +29,6 @@ function parseArgs(argv) {
   return out;
 }
 
-function ms(text) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(String(text));
-  if (m === null) throw new Error(`bad duration ${text}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2]];
-}
-
-const sleep = (t) => new Promise((r) => setTimeout(r, t));
-
 async function sample(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)[1]);
@@ -46,55 +36,12 @@ async function sample(pid) {
   return { rss_mb: Math.round(rssKb / 102.4) / 10, fds };
 }
 
-function controlRequest(socketPath, method, urlPath, body) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath, method, path: urlPath, headers: payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {} }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode, text }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
 async function main() {
-  const dir = await mkdtemp(path.join(tmpdir(), 'baton-soak-'));
-  const config = path.join(dir, 'baton.yaml');
-  await writeFile(
-    config,
-    [
-      'listen: 127.0.0.1:0',
-      'control:',
-      '  socket: ./baton.sock',
-      'services:',
-      '  web:',
-      '    version: v1',
-      '    process:',
-      `      command: ${JSON.stringify(['node', path.join(ROOT, 'examples/demo/server.js')])}`,
-      '    health:',
-      '      interval: 50ms',
-      '    drain:',
-      '      timeout: 10s',
-      '      websocket_grace: 1s',
-      '',
-    ].join('\n'),
-  );
-  const baton = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), 'start', '-c', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BATON_LOG_LEVEL: 'warn' } });
-  let stderr = '';
-  baton.stderr.on('data', (c) => (stderr += c));
-  const port = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`baton did not start: ${stderr}`)), 20_000);
-    baton.stderr.on('data', () => {
-      const m = /serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
-      if (m) {
-        clearTimeout(t);
-        resolve(Number(m[1]));
-      }
-    });
+  const baton = await startBaton({
+    command: [process.execPath, path.join(ROOT, 'examples/demo/server.js')],
+    service: 'drain:\n  timeout: 10s\n  websocket_grace: 1s',
   });
-  const socket = path.join(dir, 'baton.sock');
+  const port = baton.port;
   try {
     const start = await sample(baton.pid);
     const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
@@ -134,9 +81,9 @@ async function main() {
       let v = 2;
       while (performance.now() + SWAP_EVERY_MS < deadline) {
         await sleep(SWAP_EVERY_MS);
-        const r = await controlRequest(socket, 'POST', '/v1/services/web/deploy', { version: `v${v++}` });
+        const r = await baton.control('POST', '/v1/services/web/deploy', { version: `v${v++}` });
         counts.swaps++;
-        if (!r.text.includes('"ok":true')) counts.swap_failures++;
+        if (r.body?.ok !== true) counts.swap_failures++;
       }
     })();
     const mid = [];
@@ -165,9 +112,7 @@ async function main() {
     }
     process.exitCode = ok ? 0 : 1;
   } finally {
-    baton.kill('SIGTERM');
-    await new Promise((r) => baton.once('exit', r));
-    await rm(dir, { recursive: true, force: true });
+    await baton.stop();
   }
 }
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
 import type { Instance, Runtime } from './runtime/runtime.js';
@@ -10,6 +9,7 @@ import { NetForwarder } from './proxy/forward-net.js';
 import type { Forwarder, ForwarderHooks } from './proxy/forwarder.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
+import { readTokenFile } from './control/token.js';
 import type { ControlApi, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
 import { swap, isDone, type SwapEvent } from './swap/swap.js';
 import { StateStore, type SavedState } from './state/store.js';
@@ -76,7 +76,7 @@ export class Baton implements ControlApi {
       path: config.control.socket,
       api: this,
       log: this.#log.child({ component: 'control' }),
-      ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, token: await readToken(config.control.tcp.tokenFile) } }),
+      ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, token: await readTokenFile(config.control.tcp.tokenFile) } }),
     });
     await this.#control.check();
     const saved = await this.#state.read();
@@ -262,19 +262,6 @@ export class Baton implements ControlApi {
   #stopGrace(): number {
     return this.#opts.stopGraceMs ?? 10_000;
   }
-}
-
-/** The TCP control token: the file's first line, at least 16 characters. */
-async function readToken(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new BatonError('CONFIG_UNREADABLE', `cannot read control.tcp.token_file ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  const token = text.split('\n')[0]!.trim();
-  if (token.length < 16) throw new BatonError('CONFIG_INVALID', `control.tcp.token_file ${file}: the token must be at least 16 characters`);
-  return token;
 }
 
 async function isUp(instance: Instance, service: Service): Promise<boolean> {

@@ -156,16 +156,8 @@ export function groupRssKb(pids) {
   return pids.reduce((a, p) => a + rssKb(p), 0);
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** Baton's own (the build under test; `npm run bench` builds first). */
+export { freePort } from '../../dist/runtime/free-port.js';
 
 export async function waitForPort(port, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;

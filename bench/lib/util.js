@@ -29,10 +29,11 @@ export function parseArgs(argv) {
   return opts;
 }
 
+/** `250ms`, `5s`, `5m`, or a bare number of seconds. */
 export function parseDuration(text) {
-  const m = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(text);
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text);
   if (m === null) throw new Error(`bad duration ${text}`);
-  return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] ?? 's'];
 }
 
 export function median(xs) {

@@ -41,22 +41,29 @@ export interface DrainReport {
  */
 export class Upstream {
   readonly instance: Instance;
-  readonly agent: http.Agent;
+  #agent: http.Agent | undefined;
   #inflight = new Set<Exchange>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
 
-  constructor(instance: Instance, opts: { maxSockets?: number; idleSocketMs?: number } = {}) {
+  constructor(instance: Instance) {
     this.instance = instance;
-    this.agent = new http.Agent({
+  }
+
+  /**
+   * A keep-alive pool to this upstream, for forwarders built on node:http (the default `net`
+   * forwarder keeps its own pool). Made on first use.
+   */
+  get agent(): http.Agent {
+    this.#agent ??= new http.Agent({
       keepAlive: true,
-      maxSockets: opts.maxSockets ?? Infinity,
       maxFreeSockets: 256,
       // Close pooled sockets before a typical upstream's keep-alive timeout (Node: 5 s) so we
       // rarely write to a socket the upstream is closing (the keep-alive reuse race).
-      timeout: opts.idleSocketMs ?? 4000,
+      timeout: 4000,
       scheduling: 'lifo',
     });
+    return this.#agent;
   }
 
   get version(): string {
@@ -154,7 +161,7 @@ export class Upstream {
 
   /** Release pooled keep-alive sockets. */
   close(): void {
-    this.agent.destroy();
+    this.#agent?.destroy();
   }
 
   #hasStreams(): boolean {

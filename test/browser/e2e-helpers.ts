@@ -4,7 +4,6 @@
  * (so a restarted Baton keeps the page's origin) and an in-page recorder.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { CLI } from '../helpers/baton.js';
 
@@ -67,16 +66,7 @@ export function loggedSwitchTime(output: string, version: string): number | unde
 }
 
 /** A loopback port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a !== null ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+export { freePort } from '../../src/runtime/free-port.js';
 
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);

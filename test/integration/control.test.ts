@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import net from 'node:net';
 import { chown, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { configYaml, removeDir, runCli, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { freePort } from '../../src/runtime/free-port.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
 let baton: RunningBaton;
 let tcpPort: number;
 beforeAll(async () => {
-  tcpPort = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
+  tcpPort = await freePort();
   const dir = await mkdtemp(path.join(tmpdir(), 'baton-test-'));
   await writeFile(path.join(dir, 'token'), TOKEN + '\n', { mode: 0o600 });
   const yaml = configYaml({ web: {} }).replace('control:\n  socket: ./baton.sock\n', `control:\n  socket: ./baton.sock\n  tcp:\n    listen: 127.0.0.1:${tcpPort}\n    token_file: ./token\n`);

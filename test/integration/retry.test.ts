@@ -6,6 +6,7 @@ import { NetForwarder } from '../../src/proxy/forward-net.js';
 import { HttpProxy3Forwarder } from '../../src/proxy/forward-http-proxy3.js';
 import type { Forwarder, ForwarderHooks, WebJob } from '../../src/proxy/forwarder.js';
 import { Exchange } from '../../src/upstream/exchange.js';
+import { freePort } from '../../src/runtime/free-port.js';
 
 // A live upstream that echoes what it got, and a port nothing listens on.
 let live: http.Server;
@@ -25,12 +26,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
   livePort = (live.address() as net.AddressInfo).port;
-  deadPort = await new Promise<number>((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
+  deadPort = await freePort();
 });
 afterAll(() => new Promise<void>((r) => live.close(() => r())));
 
