@@ -5,7 +5,7 @@
  * prints markdown tables. `--quick` runs one short round of each (a smoke run, not a measure).
  *
  *   node bench/run.js [--quick] [--scenarios 1,2,3,4] [--rounds N] [--duration 5s]
- *                     [--configs direct,nginx,haproxy,baton-net,baton-node,baton-http-proxy-3,baton-nometrics]
+ *                     [--configs direct,nginx,haproxy,baton-net,baton-node,baton-http-proxy-3,baton-undici,baton-nometrics]
  *                     [--out FILE]
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';

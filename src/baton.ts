@@ -6,6 +6,7 @@ import { ProxyServer } from './proxy/server.js';
 import { NodeForwarder } from './proxy/forward-node.js';
 import { HttpProxy3Forwarder } from './proxy/forward-http-proxy3.js';
 import { NetForwarder } from './proxy/forward-net.js';
+import { UndiciForwarder } from './proxy/forward-undici.js';
 import type { Forwarder, ForwarderHooks } from './proxy/forwarder.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
@@ -19,7 +20,7 @@ import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
 
-export type ForwarderName = 'net' | 'node' | 'http-proxy-3';
+export type ForwarderName = 'net' | 'node' | 'http-proxy-3' | 'undici';
 
 export interface BatonOptions {
   config: Config;
@@ -274,7 +275,8 @@ async function isUp(instance: Instance, service: Service): Promise<boolean> {
 /**
  * The lean forwarder is the default: fastest behind the Forwarder interface and passing every
  * correctness test (issue 5; the numbers are in the README). `node` stays for services with
- * `notify.inject` (the proxy hands those to it) and as a fallback; `http-proxy-3` for comparison.
+ * `notify.inject` (the proxy hands those to it) and as a fallback; `http-proxy-3` and `undici` for
+ * comparison.
  */
 const DEFAULT_FORWARDER: ForwarderName = 'net';
 
@@ -286,5 +288,7 @@ function makeForwarder(name: ForwarderName, hooks: ForwarderHooks): Forwarder {
       return new HttpProxy3Forwarder(hooks);
     case 'node':
       return new NodeForwarder(hooks);
+    case 'undici':
+      return new UndiciForwarder(hooks);
   }
 }

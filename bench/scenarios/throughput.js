@@ -37,7 +37,7 @@ export async function throughput({ rounds, seconds, warmupSeconds, only, default
         targets.push({ id: 'haproxy', label: 'HAProxy 1 thread', port: h.port, pids: h.pids });
       } else log('haproxy not installed: skipped');
     }
-    for (const fwd of ['net', 'node', 'http-proxy-3']) {
+    for (const fwd of ['net', 'node', 'http-proxy-3', 'undici']) {
       if (!want(`baton-${fwd}`)) continue;
       const b = await startBaton({ forwarder: fwd, command: [process.execPath, UPSTREAM] });
       stops.push(() => b.stop());

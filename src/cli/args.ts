@@ -46,7 +46,7 @@ export function parseArgs(argv: string[]): Parsed {
 }
 
 export const USAGE: Record<string, string> = {
-  start: 'baton start [-c FILE] [--forwarder net|node|http-proxy-3]\n  Run the proxy in the foreground (default FILE: config/baton.yaml).',
+  start: 'baton start [-c FILE] [--forwarder net|node|http-proxy-3|undici]\n  Run the proxy in the foreground (default FILE: config/baton.yaml).',
   deploy: 'baton deploy SERVICE VERSION [--json] [--socket PATH]\n  Start VERSION beside the active one, health-check it, hold, switch, resume,\n  notify browsers, drain and stop the old one. Exit 0 done, 1 failed (the previous\n  version still serves), 2 bad input.',
   rollback: 'baton rollback SERVICE [--json] [--socket PATH]\n  Switch back to the version that was active before the last deploy.',
   pause: 'baton pause SERVICE [--timeout DURATION] [--socket PATH]\n  Hold new requests of SERVICE in its queue (until resume, or for DURATION).',

@@ -7,6 +7,12 @@ export interface Target {
   readonly host: string;
   readonly port: number;
   readonly agent: http.Agent;
+  /**
+   * Runs `release` once the upstream has stopped (at once if it has already): how a forwarder
+   * that keeps a pool of its own per target (undici) gives it the upstream's lifetime, as the
+   * agent has. Optional: targets made by tests may leave it out.
+   */
+  onClose?(release: () => void): void;
 }
 
 /** One request to forward. The caller owns routing, the hold gate and in-flight tracking. */
@@ -59,7 +65,7 @@ export type ErrorHandler = (job: WebJob, kind: UpstreamErrorKind, error: Error) 
 
 /**
  * Sends HTTP requests to an upstream and streams the answer back. Behind this interface so
- * the benchmark can measure alternatives (http-proxy-3, a lean node:http one) on equal terms.
+ * the benchmark can measure alternatives (http-proxy-3, undici, a lean node:http one) on equal terms.
  */
 export interface Forwarder {
   readonly name: string;

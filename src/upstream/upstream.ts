@@ -42,6 +42,8 @@ export interface DrainReport {
 export class Upstream {
   readonly instance: Instance;
   #agent: http.Agent | undefined;
+  /** What `close()` releases besides the agent (forwarders' own pools); undefined once closed. */
+  #onClose: Array<() => void> | undefined = [];
   #inflight = new Set<Exchange>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
@@ -159,9 +161,18 @@ export class Upstream {
     return report;
   }
 
+  /** Run `release` when this upstream closes (at once if it has): for pools kept outside it. */
+  onClose(release: () => void): void {
+    if (this.#onClose === undefined) release();
+    else this.#onClose.push(release);
+  }
+
   /** Release pooled keep-alive sockets. */
   close(): void {
     this.#agent?.destroy();
+    const releases = this.#onClose ?? [];
+    this.#onClose = undefined;
+    for (const release of releases) release();
   }
 
   #hasStreams(): boolean {

@@ -9,7 +9,7 @@ import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers
 
 /**
  * The corners of HTTP/1.1 forwarding, checked for the lean `net` forwarder and, for parity, the
- * `node` one: upstream framings, connection reuse and its races, backpressure both ways.
+ * `node` and `undici` ones: upstream framings, connection reuse and its races, backpressure both ways.
  * The app below is written to the test folder; each route exercises one behaviour.
  */
 const APP = String.raw`
@@ -92,7 +92,7 @@ function request(port: number, opts: { path: string; method?: string; agent?: ht
   });
 }
 
-describe.each(['net', 'node'])('forwarding corners (%s forwarder)', (forwarder) => {
+describe.each(['net', 'node', 'undici'])('forwarding corners (%s forwarder)', (forwarder) => {
   let baton: RunningBaton;
   let dir: string;
   beforeAll(async () => {

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { NodeForwarder } from '../../src/proxy/forward-node.js';
 import { NetForwarder } from '../../src/proxy/forward-net.js';
 import { HttpProxy3Forwarder } from '../../src/proxy/forward-http-proxy3.js';
+import { UndiciForwarder } from '../../src/proxy/forward-undici.js';
 import type { Forwarder, ForwarderHooks, WebJob } from '../../src/proxy/forwarder.js';
 import { Exchange } from '../../src/upstream/exchange.js';
 import { freePort } from '../../src/runtime/free-port.js';
@@ -67,6 +68,8 @@ const forwarders: Array<[string, (h: ForwarderHooks) => Forwarder, boolean]> = [
   ['node', (h) => new NodeForwarder(h), true],
   ['net', (h) => new NetForwarder(h), true],
   ['http-proxy-3', (h) => new HttpProxy3Forwarder(h), false],
+  // undici is handed the body stream itself: as with http-proxy-3, only bodiless requests are retried.
+  ['undici', (h) => new UndiciForwarder(h), false],
 ];
 
 describe.each(forwarders)('%s forwarder: a refused connection', (_name, make, retriesBodies) => {

@@ -47,7 +47,7 @@ function once(agent: http.Agent, port: number, post: boolean): Promise<Result> {
   });
 }
 
-describe.each(['net', 'node', 'http-proxy-3'])('zero downtime (%s forwarder)', (forwarder) => {
+describe.each(['net', 'node', 'http-proxy-3', 'undici'])('zero downtime (%s forwarder)', (forwarder) => {
   it(`${CLIENTS} keep-alive clients see no failure across ${DEPLOYS} deploys, each answer from a version active during the request`, async () => {
     baton = await startBaton(configYaml({ web: { extra: 'drain:\n  timeout: 10s\n  websocket_grace: 1s' } }), { args: ['--forwarder', forwarder] });
     const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
