@@ -33,6 +33,7 @@ type Tagged<T> = T & { [kFlight]?: Flight };
  */
 export class NetForwarder implements Forwarder {
   readonly name = 'net';
+  readonly servesLean = true;
   readonly #hooks: ForwarderHooks;
   /** One pool per upstream; it goes with the upstream (its idle sockets close by themselves). */
   readonly #pools = new WeakMap<Target, ConnPool>();

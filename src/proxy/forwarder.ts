@@ -74,6 +74,12 @@ export interface Forwarder {
    * that carries one: the proxy sends those to the node forwarder instead (issue 4).
    */
   readonly rewritesResponses?: boolean;
+  /**
+   * Whether it uses only what the lean path's request and response offer (lean/request.ts,
+   * lean/response.ts): method, url, headers, and writeHead/write/end/destroy/flushHeaders with
+   * 'close' and 'drain'. Without it, every connection is served by node:http.
+   */
+  readonly servesLean?: boolean;
   web(job: WebJob): void;
 }
 

@@ -18,6 +18,9 @@ import { injectClientScript } from './inject.js';
 import type { HoldOutcome } from '../swap/gate.js';
 import type { Upstream } from '../upstream/upstream.js';
 import type { Exchange } from '../upstream/exchange.js';
+import { LeanListener } from './lean/listener.js';
+import type { LeanRequest } from './lean/request.js';
+import type { LeanResponse } from './lean/response.js';
 
 /** What the data plane reports (metrics, logs). All optional so tests can leave them out. */
 export interface ProxyObserver {
@@ -76,6 +79,8 @@ export class ProxyServer {
   readonly #ownRoutes: OwnRoutes;
   /** The metrics hook on 'finish', made once (undefined when the observer does not count requests). */
   readonly #resOnFinish: ((this: TrackedResponse) => void) | undefined;
+  /** The fast path for plain requests (lean/listener.ts); undefined with forwarders that need node:http's objects. */
+  readonly #lean: LeanListener | undefined;
   #stopping = false;
 
   constructor(opts: ProxyServerOptions) {
@@ -97,6 +102,9 @@ export class ProxyServer {
       onError: (job, kind, err) => this.#upstreamError(job as Job, kind, err),
     });
     const l = opts.limits;
+    // How often headers/request timeouts are checked (Node's default is 30 s, which would let
+    // a slowloris client hold a connection far past headers_timeout).
+    const connectionsCheckingInterval = Math.max(100, Math.min(1000, Math.floor(l.headersTimeoutMs / 4)));
     this.#server = http.createServer({
       keepAlive: true,
       keepAliveTimeout: l.keepAliveTimeoutMs,
@@ -104,15 +112,33 @@ export class ProxyServer {
       requestTimeout: l.requestTimeoutMs,
       maxHeaderSize: l.maxHeaderSize,
       noDelay: true,
-      // How often headers/request timeouts are checked (Node's default is 30 s, which would let
-      // a slowloris client hold a connection far past headers_timeout).
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(l.headersTimeoutMs / 4))),
+      connectionsCheckingInterval,
     });
     // Node silently drops headers past maxHeadersCount; keep one more so we can tell and refuse.
     this.#server.maxHeadersCount = l.maxHeadersCount + 1;
     this.#server.on('request', this.#onRequest);
     this.#server.on('upgrade', this.#onUpgrade);
     this.#server.on('clientError', this.#onClientError);
+    this.#lean = this.#forwarder.servesLean === true ? this.#takeConnections(connectionsCheckingInterval) : undefined;
+  }
+
+  /**
+   * Put the lean path in front of node:http: new connections start there, and node:http's own
+   * connection listener (the one its constructor installs) takes those the lean path hands over.
+   */
+  #takeConnections(checkIntervalMs: number): LeanListener | undefined {
+    const [nodeListener, ...others] = this.#server.listeners('connection') as Array<(socket: Socket) => void>;
+    if (nodeListener === undefined || others.length > 0) return undefined;
+    const server = this.#server;
+    const lean = new LeanListener({
+      limits: this.#opts.limits,
+      checkIntervalMs,
+      serve: this.#serveLean,
+      handOff: (socket) => nodeListener.call(server, socket),
+    });
+    server.removeListener('connection', nodeListener);
+    server.on('connection', (socket: Socket) => lean.adopt(socket));
+    return lean;
   }
 
   get forwarderName(): string {
@@ -137,19 +163,37 @@ export class ProxyServer {
     this.#stopping = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
+    this.#lean?.closeIdle();
     return closed;
   }
 
   /** Cut whatever is still connected. */
   closeAll(): void {
     this.#server.closeAllConnections();
+    this.#lean?.closeAll();
   }
 
   #onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (this.#stopping) res.shouldKeepAlive = false;
     const url = req.url ?? '/';
     if (url.startsWith('/_baton/')) return this.#ownRoutes.serve(req, res, url);
+    this.#route(req, res, url, this.#router.match(req.headers.host));
+  };
+
+  /**
+   * A request from the lean path. Its objects offer what #route, the error pages and the net
+   * forwarder use of node:http's (checked at compile time below); Baton's own routes and
+   * `notify.inject` services, which need node:http's, are declined and go to node:http.
+   */
+  #serveLean = (req: LeanRequest, res: LeanResponse): boolean => {
+    if (req.url.startsWith('/_baton/')) return false;
     const service = this.#router.match(req.headers.host);
+    if (service !== undefined && service.config.notify.inject) return false;
+    this.#route(req as unknown as http.IncomingMessage, res as unknown as http.ServerResponse, req.url, service);
+    return true;
+  };
+
+  #route(req: http.IncomingMessage, res: http.ServerResponse, url: string, service: Service | undefined): void {
+    if (this.#stopping) res.shouldKeepAlive = false;
     if (service === undefined) return this.#answer(res, 'no_route', undefined, req);
     if (req.rawHeaders.length > this.#opts.limits.maxHeadersCount * 2) return this.#answer(res, 'too_many_headers', service, req);
     const max = this.#opts.limits.maxBodyBytes;
@@ -184,7 +228,7 @@ export class ProxyServer {
     // A client that gives up while held leaves the queue and is never forwarded.
     const withdraw = (): void => ticket.withdraw();
     res.once('close', withdraw);
-  };
+  }
 
   #dispatch(service: Service, req: http.IncomingMessage, res: http.ServerResponse, started: number, mayRetry: boolean, requestId?: string): void {
     if (res.destroyed) return;
@@ -299,3 +343,11 @@ export class ProxyServer {
 }
 
 function ignore(): void {}
+
+// The lean objects stand in for node:http's on the paths above: these fail to compile if they
+// stop offering, with node's types, the fields those paths read. (Methods returning `this`
+// cannot be compared this way; test/integration covers them, every request there is lean.)
+type UsedRequest = Pick<http.IncomingMessage, 'method' | 'url' | 'headers' | 'rawHeaders' | 'socket'>;
+type UsedResponse = Pick<http.ServerResponse, 'statusCode' | 'headersSent' | 'writableFinished' | 'destroyed' | 'shouldKeepAlive' | 'flushHeaders'>;
+type Expect<T extends true> = T;
+export type LeanStandsIn = [Expect<LeanRequest extends UsedRequest ? true : false>, Expect<LeanResponse extends UsedResponse ? true : false>];

@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { rawExchange } from '../helpers/raw.js';
+
+/**
+ * The lean path of the public listener (src/proxy/lean): plain bodiless HTTP/1.1 requests are
+ * served without node:http's objects, and the first request outside that subset hands the
+ * connection to node:http. Checked here on raw sockets, where the two meet: pipelining, a
+ * connection crossing over mid-way, heads split across packets, Connection: close.
+ */
+
+/** Split a raw reply stream into responses (Content-Length or no body; enough for these routes). */
+function responses(reply: string): Array<{ status: number; headers: Record<string, string>; body: string }> {
+  const out = [];
+  let at = 0;
+  while (at < reply.length) {
+    const end = reply.indexOf('\r\n\r\n', at);
+    if (end === -1) break;
+    const [statusLine, ...lines] = reply.slice(at, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const l of lines) {
+      const i = l.indexOf(':');
+      headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const len = Number(headers['content-length'] ?? 0);
+    out.push({ status: Number(statusLine!.split(' ')[1]), headers, body: reply.slice(end + 4, end + 4 + len) });
+    at = end + 4 + len;
+  }
+  return out;
+}
+
+describe('lean path', () => {
+  let baton: RunningBaton;
+  beforeAll(async () => {
+    baton = await startBaton(configYaml({ web: {} }));
+  });
+  afterAll(async () => {
+    await baton.stop();
+    await removeDir(baton.dir);
+  });
+
+  const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: app.test\r\n${extra}\r\n`;
+  const post = (path: string, body: string, extra = ''): string => `POST ${path} HTTP/1.1\r\nHost: app.test\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+  it('answers pipelined requests in order, on one connection', async () => {
+    const r = await rawExchange(baton.port, [get('/version') + get('/headers', 'X-Order: 2\r\n') + get('/version', 'Connection: close\r\n')]);
+    expect(r.closed).toBe(true);
+    const rs = responses(r.reply);
+    expect(rs.map((x) => x.status)).toEqual([200, 200, 200]);
+    expect(JSON.parse(rs[0]!.body)).toEqual({ version: 'v1' });
+    expect(JSON.parse(rs[1]!.body)['x-order']).toBe('2');
+    expect(rs[2]!.headers.connection).toBe('close');
+  });
+
+  it('hands a connection to node:http at its first request with a body, and keeps serving it', async () => {
+    // Pipelined, then one at a time: GET (lean), POST (node:http from here on), GET.
+    const pipelined = await rawExchange(baton.port, [get('/version') + post('/echo', 'hello body') + get('/version', 'Connection: close\r\n')]);
+    expect(responses(pipelined.reply).map((x) => [x.status, x.body])).toEqual([
+      [200, '{"version":"v1"}'],
+      [200, 'hello body'],
+      [200, '{"version":"v1"}'],
+    ]);
+    const stepped = await rawExchange(baton.port, [get('/version'), 100, post('/echo', 'second'), 100, get('/version', 'Connection: close\r\n')]);
+    expect(responses(stepped.reply).map((x) => [x.status, x.body])).toEqual([
+      [200, '{"version":"v1"}'],
+      [200, 'second'],
+      [200, '{"version":"v1"}'],
+    ]);
+    expect(stepped.closed).toBe(true);
+  });
+
+  it('serves a head that arrives in pieces', async () => {
+    const r = await rawExchange(baton.port, ['GET /ver', 30, 'sion HTTP/1.1\r\nHo', 30, 'st: app.test\r\nConnection: cl', 30, 'ose\r\n\r\n']);
+    expect(r.closed).toBe(true);
+    expect(responses(r.reply).map((x) => [x.status, x.body])).toEqual([[200, '{"version":"v1"}']]);
+  });
+
+  it('answers HEAD with the headers of GET and no body', async () => {
+    const r = await rawExchange(baton.port, [`HEAD /version HTTP/1.1\r\nHost: app.test\r\n\r\n` + get('/version', 'Connection: close\r\n')]);
+    const head = r.reply.slice(0, r.reply.indexOf('\r\n\r\n') + 4);
+    expect(head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(head).toMatch(/\r\ncontent-length: 16\r\n/i);
+    // The next bytes are the second response, not a body.
+    expect(r.reply.slice(head.length)).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n\{"version":"v1"\}$/);
+  });
+
+  it('sets Date, Keep-Alive and X-Request-Id as node:http does', async () => {
+    const r = await rawExchange(baton.port, [get('/version', 'X-Request-Id: lean-1\r\n')], 500);
+    const [res] = responses(r.reply);
+    expect(res!.headers.date).toMatch(/GMT$/);
+    expect(res!.headers.connection).toBe('keep-alive');
+    expect(res!.headers['keep-alive']).toMatch(/^timeout=\d+$/);
+    expect(res!.headers['x-request-id']).toBe('lean-1');
+  });
+
+  it('passes header names that are also Object.prototype names', async () => {
+    // (A "__proto__" header would pass too, but node:http in the app drops it.)
+    const r = await rawExchange(baton.port, [get('/headers', 'Constructor: c\r\ntoString: t\r\nhasOwnProperty: h\r\nConnection: close\r\n')]);
+    const seen = JSON.parse(responses(r.reply)[0]!.body);
+    expect([seen.constructor, seen.tostring, seen.hasownproperty]).toEqual(['c', 't', 'h']);
+  });
+
+  it('leaves repeated header fields to node:http, which joins them', async () => {
+    const r = await rawExchange(baton.port, [get('/headers', 'X-Twice: 1\r\nX-Twice: 2\r\nConnection: close\r\n')]);
+    expect(JSON.parse(responses(r.reply)[0]!.body)['x-twice']).toBe('1, 2');
+  });
+
+  it('closes a connection that is silent from the start after headers_timeout', async () => {
+    const b = await startBaton(configYaml({ web: {} }, 'limits:\n  headers_timeout: 500ms\n'));
+    try {
+      const r = await rawExchange(b.port, [], 4000);
+      expect(r.closed).toBe(true);
+      expect(r.reply).toBe('');
+      expect(r.ms).toBeGreaterThan(450);
+      expect(r.ms).toBeLessThan(2500);
+    } finally {
+      await b.stop();
+      await removeDir(b.dir);
+    }
+  });
+});
