@@ -33,7 +33,8 @@ export class WsTunnel implements TrackedSocket {
     client.on('close', this.#clientOnClose);
     upstream.on('close', this.#upstreamOnClose);
     upstream.on('data', this.#upstreamOnData);
-    client.pipe(upstream);
+    // Plain 'data' listeners both ways rather than pipe(): one hop less per message.
+    client.on('data', this.#clientOnData);
     if (upstreamHead.length > 0) this.#upstreamOnData(upstreamHead);
   }
 
@@ -68,12 +69,24 @@ export class WsTunnel implements TrackedSocket {
     this.#upstream.resume();
   };
 
+  #clientOnData = (chunk: Buffer): void => {
+    if (!this.#upstream.write(chunk)) {
+      this.#client.pause();
+      this.#upstream.once('drain', this.#upstreamOnDrain);
+    }
+  };
+
+  #upstreamOnDrain = (): void => {
+    this.#client.resume();
+  };
+
   #sent = false;
   #sendClose(): void {
     if (this.#sent) return;
     this.#sent = true;
     this.#upstream.removeListener('data', this.#upstreamOnData);
-    this.#client.unpipe(this.#upstream);
+    this.#client.removeListener('data', this.#clientOnData);
+    this.#upstream.removeListener('drain', this.#upstreamOnDrain);
     // The old version is being stopped: its side of the socket just goes.
     this.#upstream.destroy();
     this.#client.end(closeFrame(CLOSE_SERVICE_RESTART, 'service restart'));
@@ -111,6 +124,8 @@ export class WsTunnel implements TrackedSocket {
     this.#upstream.removeListener('close', this.#upstreamOnClose);
     this.#upstream.removeListener('data', this.#upstreamOnData);
     this.#client.removeListener('drain', this.#clientOnDrain);
+    this.#client.removeListener('data', this.#clientOnData);
+    this.#upstream.removeListener('drain', this.#upstreamOnDrain);
     this.#onClosed();
   }
 }
