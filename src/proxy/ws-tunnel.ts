@@ -33,8 +33,10 @@ export class WsTunnel implements TrackedSocket {
     client.on('close', this.#clientOnClose);
     upstream.on('close', this.#upstreamOnClose);
     upstream.on('data', this.#upstreamOnData);
-    // Plain 'data' listeners both ways rather than pipe(): one hop less per message.
+    // Plain 'data' listeners both ways rather than pipe(): one hop less per message. The
+    // client's FIN is passed on as pipe() would (its socket is half-open: node:http's server).
     client.on('data', this.#clientOnData);
+    client.on('end', this.#clientOnEnd);
     if (upstreamHead.length > 0) this.#upstreamOnData(upstreamHead);
   }
 
@@ -80,12 +82,17 @@ export class WsTunnel implements TrackedSocket {
     this.#client.resume();
   };
 
+  #clientOnEnd = (): void => {
+    this.#upstream.end();
+  };
+
   #sent = false;
   #sendClose(): void {
     if (this.#sent) return;
     this.#sent = true;
     this.#upstream.removeListener('data', this.#upstreamOnData);
     this.#client.removeListener('data', this.#clientOnData);
+    this.#client.removeListener('end', this.#clientOnEnd);
     this.#upstream.removeListener('drain', this.#upstreamOnDrain);
     // The old version is being stopped: its side of the socket just goes.
     this.#upstream.destroy();
@@ -125,6 +132,7 @@ export class WsTunnel implements TrackedSocket {
     this.#upstream.removeListener('data', this.#upstreamOnData);
     this.#client.removeListener('drain', this.#clientOnDrain);
     this.#client.removeListener('data', this.#clientOnData);
+    this.#client.removeListener('end', this.#clientOnEnd);
     this.#upstream.removeListener('drain', this.#upstreamOnDrain);
     this.#onClosed();
   }

@@ -86,6 +86,22 @@ describe('websocket hand-over', () => {
     c.ws.close();
   });
 
+  it('a client that drops its connection without a close frame frees both sides', async () => {
+    baton = await startBaton(configYaml({ web: {} }));
+    const wsUrl = baton.url.replace('http', 'ws') + '/ws';
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => open(wsUrl)));
+    for (const s of sockets) await s.next();
+    const websockets = async (): Promise<number> => JSON.parse((await baton!.cli('status', '--json')).stdout).services.web.websockets;
+    expect(await websockets()).toBe(5);
+    // terminate(): the TCP connection ends (FIN) with no WebSocket close frame.
+    for (const s of sockets) s.ws.terminate();
+    const deadline = Date.now() + 5000;
+    while ((await websockets()) !== 0) {
+      if (Date.now() > deadline) throw new Error(`still ${await websockets()} tunnels 5 s after the clients left`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
   it('the notice socket gets deploying and deployed for its service', async () => {
     baton = await startBaton(configYaml({ web: {} }));
     const n = await open(baton.url.replace('http', 'ws') + '/_baton/ws');
