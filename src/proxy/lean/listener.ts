@@ -114,6 +114,8 @@ class LeanConnection implements ResponseOwner {
   }
 
   #onData = (chunk: Buffer): void => {
+    // Ending (Connection: close, or timed out): whatever else the client sends is not read.
+    if (this.#gone) return;
     this.#buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
     if (this.#res !== undefined) {
       // Requests sent ahead wait for the response in flight; past a head's worth, stop reading.
