@@ -54,8 +54,11 @@ export async function throughput({ rounds, seconds, warmupSeconds, only, default
 
     const runs = [];
     for (let r = 0; r < rounds; r++) {
-      // Rotate the order each round so no configuration always follows the same one.
-      const order = targets.map((_, i) => targets[(i + r) % targets.length]);
+      // Rotate the order each round, and reverse it every other round: a plain rotation keeps
+      // each configuration behind the same one (and whatever that one leaves behind on the
+      // shared core, such as a pool of idle upstream connections being closed).
+      const rotated = targets.map((_, i) => targets[(i + r) % targets.length]);
+      const order = r % 2 === 1 ? rotated.reverse() : rotated;
       for (const t of order) {
         for (const c of CONCURRENCY) {
           await sleep(300);
