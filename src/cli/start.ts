@@ -36,6 +36,8 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
   const baton = new Baton({ config, log, makeRuntime, forwarder: opts.forwarder });
 
   let stopping: Promise<void> | undefined;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping !== undefined) {
       log.warn({ signal }, 'second signal: exiting now');
@@ -43,6 +45,7 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
     }
     log.info({ signal }, 'signal received');
     stopping = baton.stop();
+    void stopping.then(stopped, stopped);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -56,13 +59,7 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
     return isBatonError(err) && ['STATE_UNREADABLE', 'CONFIG_INVALID', 'CONFIG_UNREADABLE'].includes(err.code) ? 2 : 1;
   }
   process.stderr.write(`baton: serving on http://${baton.listenAddress} (control socket ${config.control.socket})\n`);
-  await new Promise<void>((resolve) => {
-    const check = setInterval(() => {
-      if (stopping !== undefined) {
-        clearInterval(check);
-        void stopping.then(resolve, resolve);
-      }
-    }, 50);
-  });
+  // Serving: the listeners keep the process alive until a signal's stop() has run.
+  await done;
   return 0;
 }
