@@ -1,5 +1,8 @@
 import net from 'node:net';
 
+/** The read buffer of every upstream connection (reads are handled one at a time, synchronously). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /**
  * The exchange currently using a connection. It hears everything the socket says until it
  * lets go (`ConnPool.release` or `UpstreamConn.destroy`); an idle connection's events are the
@@ -8,6 +11,7 @@ import net from 'node:net';
 export interface ConnUser {
   /** The fresh connection is established: the request may be written. */
   onConnect(): void;
+  /** Bytes from the upstream. `chunk` is reused by the next read: copy what outlives the call. */
   onConnData(chunk: Buffer): void;
   /** The socket wrote everything queued (request-body backpressure). */
   onConnDrain(): void;
@@ -42,9 +46,10 @@ export class UpstreamConn {
   constructor(pool: ConnPool, host: string, port: number, user: ConnUser) {
     this.#pool = pool;
     this.user = user;
-    this.socket = net.connect({ host, port, noDelay: true });
+    // Read into one shared buffer (no stream machinery, no allocation per read): a chunk is
+    // handed to the user synchronously and is only valid during that call (see ConnUser).
+    this.socket = net.connect({ host, port, noDelay: true, onread: { buffer: READ_BUFFER, callback: this.#socketOnRead } });
     this.socket.on('connect', this.#socketOnConnect);
-    this.socket.on('data', this.#socketOnData);
     this.socket.on('drain', this.#socketOnDrain);
     this.socket.on('end', this.#socketOnEnd);
     this.socket.on('error', this.#socketOnError);
@@ -82,11 +87,12 @@ export class UpstreamConn {
     this.user?.onConnect();
   };
 
-  #socketOnData = (chunk: Buffer): void => {
+  #socketOnRead = (n: number, buffer: Buffer): boolean => {
     const user = this.user;
-    if (user !== undefined) user.onConnData(chunk);
+    if (user !== undefined) user.onConnData(buffer.subarray(0, n));
     // Bytes on an idle connection belong to no request: it cannot be trusted any more.
     else this.#end(undefined);
+    return true;
   };
 
   #socketOnDrain = (): void => {

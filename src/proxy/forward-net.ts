@@ -229,7 +229,8 @@ class Flight implements ConnUser, DeadlineEntry {
     const end = headEnd(buf, prev === undefined ? 0 : prev.length);
     if (end === -1) {
       if (buf.length > MAX_HEAD_BYTES) throw new ResponseParseError('response head too large');
-      this.#pending = buf;
+      // The chunk is the pool's read buffer: keep a copy (concat made one already).
+      this.#pending = prev === undefined ? Buffer.from(buf) : buf;
       return;
     }
     this.#pending = undefined;
@@ -309,8 +310,9 @@ class Flight implements ConnUser, DeadlineEntry {
     this.#write(data);
   }
 
+  /** `data` lies in the pool's read buffer: the client gets a copy (its write may be queued). */
   #write(data: Buffer): void {
-    if (this.#res.write(data)) return;
+    if (this.#res.write(Buffer.from(data))) return;
     // The client is slower than the upstream: stop reading it until the response drains.
     this.#conn?.pause();
     if (!this.#drainListening) {
@@ -337,7 +339,7 @@ class Flight implements ConnUser, DeadlineEntry {
       else conn.destroy();
     }
     if (!this.#bodySent) this.#detachSrc(true);
-    this.#res.end(last);
+    this.#res.end(last === undefined ? undefined : Buffer.from(last));
   }
 
   // --- failures --------------------------------------------------------------------------
