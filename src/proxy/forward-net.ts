@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import type { Readable } from 'node:stream';
-import { downstreamHeaders } from './headers.js';
+import { downstreamHeaders, requestHead } from './headers.js';
 import { sendError } from './error-pages.js';
 import { errorKind, isBodiless, type Forwarder, type ForwarderHooks, type Target, type WebJob } from './forwarder.js';
 import { ConnPool, type ConnUser, type UpstreamConn } from './forward-net-pool.js';
@@ -454,17 +454,4 @@ function bodyOnError(this: Tagged<Readable>, err: Error): void {
 
 function writeChunk(flight: Flight, data: Buffer): void {
   flight.write(data);
-}
-
-/** The request line and header fields, as one latin1 string (header values are latin1 from node:http). */
-function requestHead(method: string, url: string, headers: http.OutgoingHttpHeaders): string {
-  let head = `${method} ${url} HTTP/1.1\r\n`;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string') head += `${name}: ${value}\r\n`;
-    else if (typeof value === 'number') head += `${name}: ${value}\r\n`;
-    else for (const v of value) head += `${name}: ${v}\r\n`;
-  }
-  return head + '\r\n';
 }

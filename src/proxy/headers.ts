@@ -111,3 +111,15 @@ function connectionTokens(value: string | string[] | undefined, into?: Set<strin
   }
   return set;
 }
+
+/** A request line and header fields as one latin1 string (header values are latin1 from node:http). */
+export function requestHead(method: string, url: string, headers: OutgoingHttpHeaders): string {
+  let head = `${method} ${url} HTTP/1.1\r\n`;
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string' || typeof value === 'number') head += `${name}: ${value}\r\n`;
+    else for (const v of value) head += `${name}: ${v}\r\n`;
+  }
+  return head + '\r\n';
+}

@@ -19,7 +19,8 @@ export class WsTunnel implements TrackedSocket {
   #closed: Promise<void>;
   #onClosed: () => void = () => {};
 
-  constructor(client: Duplex, upstream: Duplex, upstreamHead: Buffer, onClosed: () => void) {
+  /** `upstream`'s bytes come in through fromUpstream() (its owner reads it with `onread`). */
+  constructor(client: Duplex, upstream: Duplex, onClosed: () => void) {
     this.#client = client;
     this.#upstream = upstream;
     this.#closed = new Promise((resolve) => {
@@ -32,12 +33,15 @@ export class WsTunnel implements TrackedSocket {
     upstream.on('error', this.#destroyBoth);
     client.on('close', this.#clientOnClose);
     upstream.on('close', this.#upstreamOnClose);
-    upstream.on('data', this.#upstreamOnData);
-    // Plain 'data' listeners both ways rather than pipe(): one hop less per message. The
-    // client's FIN is passed on as pipe() would (its socket is half-open: node:http's server).
+    // A plain 'data' listener rather than pipe(): one hop less per message. The client's FIN
+    // is passed on as pipe() would (its socket is half-open: node:http's server).
     client.on('data', this.#clientOnData);
     client.on('end', this.#clientOnEnd);
-    if (upstreamHead.length > 0) this.#upstreamOnData(upstreamHead);
+  }
+
+  /** Bytes from the upstream, to the client (`chunk` is the tunnel's to keep). */
+  fromUpstream(chunk: Buffer): void {
+    if (!this.#sent) this.#upstreamOnData(chunk);
   }
 
   closeForRestart(): Promise<void> {
@@ -90,7 +94,6 @@ export class WsTunnel implements TrackedSocket {
   #sendClose(): void {
     if (this.#sent) return;
     this.#sent = true;
-    this.#upstream.removeListener('data', this.#upstreamOnData);
     this.#client.removeListener('data', this.#clientOnData);
     this.#client.removeListener('end', this.#clientOnEnd);
     this.#upstream.removeListener('drain', this.#upstreamOnDrain);
@@ -129,7 +132,6 @@ export class WsTunnel implements TrackedSocket {
     this.#settled = true;
     this.#client.removeListener('close', this.#clientOnClose);
     this.#upstream.removeListener('close', this.#upstreamOnClose);
-    this.#upstream.removeListener('data', this.#upstreamOnData);
     this.#client.removeListener('drain', this.#clientOnDrain);
     this.#client.removeListener('data', this.#clientOnData);
     this.#client.removeListener('end', this.#clientOnEnd);

@@ -1,6 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { configYaml, events, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { configYaml, events, removeDir, startBaton, type RunningBaton, dispose } from '../helpers/baton.js';
+import { rawExchange } from '../helpers/raw.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
@@ -112,5 +116,81 @@ describe('websocket hand-over', () => {
     expect(sent.stdout).toContain('1 browser');
     expect(await n.next()).toMatchObject({ type: 'notice', service: 'web', message: 'Maintenance at 5pm' });
     n.ws.close();
+  });
+});
+
+/**
+ * The upgrade handshake itself, against an app that answers it by hand: a refusal is relayed as
+ * the app sent it, an app that never answers gets 502, and bytes the app sends right behind its
+ * 101 reach the client.
+ */
+const HANDSHAKE_APP = String.raw`
+import http from 'node:http';
+import { createHash } from 'node:crypto';
+const server = http.createServer((req, res) => res.end('ok'));
+server.on('upgrade', (req, socket) => {
+  switch (req.url) {
+    case '/deny':
+      return socket.end('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\ndenied\n');
+    case '/deny-chunked':
+      socket.write('HTTP/1.1 401 Unauthorized\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      return setTimeout(() => socket.write('6\r\n world\r\n0\r\n\r\n'), 50);
+    case '/hang':
+      return;
+    case '/hello': {
+      const accept = createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+      // The 101 and a first text frame ("hi") in one write.
+      return socket.write(Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nsec-websocket-accept: ' + accept + '\r\n\r\n'), Buffer.from([0x81, 0x02, 0x68, 0x69])]));
+    }
+  }
+});
+server.listen(Number(process.env.PORT), '127.0.0.1');
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+describe('websocket handshake', () => {
+  let dir: string;
+  let app: RunningBaton;
+  const upgrade = (path: string): string =>
+    `GET ${path} HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'baton-ws-'));
+    await writeFile(path.join(dir, 'app.mjs'), HANDSHAKE_APP);
+    app = await startBaton(configYaml({ web: { command: ['node', path.join(dir, 'app.mjs')] } }, 'limits:\n  upstream_headers_timeout: 1s\n'), { dir });
+  });
+  afterAll(async () => {
+    await app.stop();
+    await removeDir(dir);
+  });
+
+  it("relays the app's refusal as it came, then closes", async () => {
+    const r = await rawExchange(app.port, [upgrade('/deny')]);
+    expect(r.closed).toBe(true);
+    expect(r.reply).toBe('HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\n\r\ndenied\n');
+  });
+
+  it('relays a chunked refusal byte for byte, to its last chunk', async () => {
+    const r = await rawExchange(app.port, [upgrade('/deny-chunked')]);
+    expect(r.closed).toBe(true);
+    expect(r.reply).toBe('HTTP/1.1 401 Unauthorized\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n');
+  });
+
+  it('answers 502 when the app does not answer the handshake within upstream_headers_timeout', async () => {
+    const r = await rawExchange(app.port, [upgrade('/hang')]);
+    expect(r.closed).toBe(true);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 502 /);
+    expect(r.ms).toBeGreaterThan(900);
+    expect(r.ms).toBeLessThan(3000);
+  });
+
+  it('passes on the bytes the app sends right behind its 101', async () => {
+    const ws = new WebSocket(app.url.replace('http', 'ws') + '/hello');
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (data) => resolve(String(data)));
+      ws.once('error', reject);
+    });
+    ws.terminate();
+    expect(first).toBe('hi');
   });
 });
