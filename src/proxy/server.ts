@@ -346,7 +346,8 @@ function ignore(): void {}
 
 // The lean objects stand in for node:http's on the paths above: these fail to compile if they
 // stop offering, with node's types, the fields those paths read. (Methods returning `this`
-// cannot be compared this way; test/integration covers them, every request there is lean.)
+// cannot be compared this way; test/integration covers them: its plain requests all take the
+// lean path.)
 type UsedRequest = Pick<http.IncomingMessage, 'method' | 'url' | 'headers' | 'rawHeaders' | 'socket'>;
 type UsedResponse = Pick<http.ServerResponse, 'statusCode' | 'headersSent' | 'writableFinished' | 'destroyed' | 'shouldKeepAlive' | 'flushHeaders'>;
 type Expect<T extends true> = T;
