@@ -36,6 +36,24 @@ export class ResponseParseError extends Error {
   readonly code = 'UPSTREAM_BAD_RESPONSE';
 }
 
+/** A response head larger than this is refused (node:http's default limit is 16 KiB). */
+export const MAX_HEAD_BYTES = 64 * 1024;
+
+/**
+ * A response head gathered across reads. `pending` is what earlier reads left; `chunk` may lie
+ * in a reused read buffer. Returns the bytes so far and the offset just past the head in them;
+ * with `end` -1 the head has not ended, and `buf` is a copy that may be kept for the next read.
+ * Throws when the head outgrows MAX_HEAD_BYTES (`what` names it in the error).
+ */
+export function gatherHead(pending: Buffer | undefined, chunk: Buffer, what: string): { buf: Buffer; end: number } {
+  const buf = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+  const end = headEnd(buf, pending === undefined ? 0 : pending.length);
+  if (end !== -1) return { buf, end };
+  if (buf.length > MAX_HEAD_BYTES) throw new ResponseParseError(`${what} too large`);
+  // concat made a copy already; a lone chunk is the reader's buffer.
+  return { buf: pending === undefined ? Buffer.from(buf) : buf, end };
+}
+
 /** Byte offset just past the blank line that ends a head (CRLF CRLF), or -1. `from` resumes a search. */
 export function headEnd(buf: Buffer, from: number): number {
   const i = buf.indexOf('\r\n\r\n', from > 3 ? from - 3 : 0, 'latin1');

@@ -1,7 +1,10 @@
 import net from 'node:net';
 
-/** The read buffer of every upstream connection (reads are handled one at a time, synchronously). */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+/**
+ * The read buffer of every upstream connection, WebSocket tunnels' included: reads are handled
+ * one at a time, synchronously, and what outlives one is copied.
+ */
+export const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /**
  * The exchange currently using a connection. It hears everything the socket says until it

@@ -4,13 +4,11 @@ import { downstreamHeaders, requestHead } from './headers.js';
 import { sendError } from './error-pages.js';
 import { errorKind, isBodiless, type Forwarder, type ForwarderHooks, type Target, type WebJob } from './forwarder.js';
 import { ConnPool, type ConnUser, type UpstreamConn } from './forward-net-pool.js';
-import { ChunkedDecoder, ResponseParseError, headEnd, parseHead, type Framing } from './forward-net-parse.js';
+import { ChunkedDecoder, ResponseParseError, gatherHead, parseHead, type Framing } from './forward-net-parse.js';
 import { Deadlines, type DeadlineEntry, type DeadlineList } from './forward-net-deadlines.js';
 import type { CutReason } from '../upstream/exchange.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-/** A response head larger than this is refused (502): node:http's default is 16 KiB. */
-const MAX_HEAD_BYTES = 64 * 1024;
 const POOL = { idleMs: 4000, maxIdle: 256 };
 
 /** Where a flight stands. Transitions: connecting -> awaiting_head -> streaming -> finished; any -> finished. */
@@ -224,13 +222,9 @@ class Flight implements ConnUser, DeadlineEntry {
   // --- response --------------------------------------------------------------------------
 
   #head(chunk: Buffer): void {
-    const prev = this.#pending;
-    const buf = prev === undefined ? chunk : Buffer.concat([prev, chunk]);
-    const end = headEnd(buf, prev === undefined ? 0 : prev.length);
+    const { buf, end } = gatherHead(this.#pending, chunk, 'response head');
     if (end === -1) {
-      if (buf.length > MAX_HEAD_BYTES) throw new ResponseParseError('response head too large');
-      // The chunk is the pool's read buffer: keep a copy (concat made one already).
-      this.#pending = prev === undefined ? Buffer.from(buf) : buf;
+      this.#pending = buf;
       return;
     }
     this.#pending = undefined;

@@ -4,15 +4,12 @@ import type { Duplex } from 'node:stream';
 import type { Target } from './forwarder.js';
 import { WsTunnel } from './ws-tunnel.js';
 import type { Upstream } from '../upstream/upstream.js';
-import { ChunkedDecoder, ResponseParseError, headEnd, parseHead, type ResponseHead } from './forward-net-parse.js';
+import { ChunkedDecoder, ResponseParseError, gatherHead, parseHead, type ResponseHead } from './forward-net-parse.js';
+import { READ_BUFFER } from './forward-net-pool.js';
 import { requestHead } from './headers.js';
 
 export type UpgradeOutcome = 'open' | 'refused' | 'failed';
 
-/** A handshake answer larger than this is refused (502). */
-const MAX_HEAD_BYTES = 64 * 1024;
-/** The read buffer of every upstream WebSocket connection (reads are handled one at a time). */
-const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncontent-length: 41\r\nconnection: close\r\n\r\n502 The application could not be reached\n';
 
 /**
@@ -21,8 +18,8 @@ const BAD_GATEWAY = 'HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/plain\r\ncon
  * and the connection closed; a connection failure, a malformed answer or no answer within
  * `timeoutMs` gets 502. `done` reports the outcome once.
  *
- * The upstream side is a plain `net` socket read with `onread` into one shared buffer, as the
- * net forwarder's pool does: no stream machinery per message on the busiest side of a tunnel.
+ * The upstream side is a plain `net` socket read with `onread` into the net forwarder's pool's
+ * shared read buffer: no stream machinery per message on the busiest side of a tunnel.
  */
 export function forwardUpgrade(
   req: http.IncomingMessage,
@@ -93,12 +90,9 @@ class Handshake {
   };
 
   #head(chunk: Buffer): void {
-    const prev = this.#pending;
-    const buf = prev === undefined ? chunk : Buffer.concat([prev, chunk]);
-    const end = headEnd(buf, prev === undefined ? 0 : prev.length);
+    const { buf, end } = gatherHead(this.#pending, chunk, 'handshake answer');
     if (end === -1) {
-      if (buf.length > MAX_HEAD_BYTES) throw new ResponseParseError('handshake answer too large');
-      this.#pending = prev === undefined ? Buffer.from(buf) : buf;
+      this.#pending = buf;
       return;
     }
     this.#pending = undefined;

@@ -37,9 +37,9 @@ HeaderRecord.prototype = Object.create(null) as object;
 /** A request target in origin form: "/" then visible ASCII. */
 const TARGET = /^\/[\x21-\x7e]*$/;
 /** RFC 9110 token: a header field name. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** RFC 9110 field-value characters (visible, SP, HTAB, obs-text); no CR, LF, NUL or other controls. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * Parse a request head. `text` is the head in latin1, up to but excluding the CRLF CRLF that ends

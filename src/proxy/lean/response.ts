@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LeanRequest } from './request.js';
+import { FIELD_VALUE, TOKEN } from './head.js';
 
 /** What a response reports to its connection. */
 export interface ResponseOwner {
@@ -11,8 +12,6 @@ export interface ResponseOwner {
   responseDone(res: LeanResponse): void;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /**
  * The answer to a lean request, written straight to the client socket. It offers the members
@@ -56,24 +55,17 @@ export class LeanResponse extends EventEmitter {
     let head = `HTTP/1.1 ${statusCode} ${reason}\r\n`;
     let hasLength = false;
     let hasDate = false;
-    const add = (name: string, value: string | number): void => {
-      const v = typeof value === 'number' ? String(value) : value;
+    // The forwarder's headers come flat already; Baton's own pages give an object.
+    const flat = headers === undefined ? [] : isFlat(headers) ? headers : flatten(headers);
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      const value = flat[i + 1]!;
       if (!TOKEN.test(name)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-      if (!FIELD_VALUE.test(v)) throw invalidChar(name, v);
+      if (!FIELD_VALUE.test(value)) throw invalidChar(name, value);
       // Only the names that change framing are looked at closely.
       if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
       else if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      head += `${name}: ${v}\r\n`;
-    };
-    if (isFlat(headers)) {
-      for (let i = 0; i < headers.length; i += 2) add(headers[i]!, headers[i + 1]!);
-    } else if (headers !== undefined) {
-      for (const name in headers) {
-        const value = headers[name];
-        if (value === undefined) continue;
-        if (typeof value === 'string' || typeof value === 'number') add(name, value);
-        else for (const v of value) add(name, v);
-      }
+      head += `${name}: ${value}\r\n`;
     }
     this.#hasBody = this.req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304 && statusCode >= 200;
     if (!hasDate) head += `Date: ${httpDate()}\r\n`;
@@ -174,6 +166,17 @@ export type HeaderInput = readonly string[] | Record<string, string | number | r
 
 function isFlat(headers: HeaderInput | undefined): headers is readonly string[] {
   return Array.isArray(headers);
+}
+
+function flatten(headers: Exclude<HeaderInput, readonly string[]>): string[] {
+  const out: string[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string' || typeof value === 'number') out.push(name, String(value));
+    else for (const v of value) out.push(name, v);
+  }
+  return out;
 }
 
 function invalidChar(name: string, value: string): TypeError {
