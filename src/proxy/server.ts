@@ -10,13 +10,12 @@ import { Router } from './router.js';
 import { RequestIds, requestIdOf, upstreamHeaders, type ForwardedContext } from './headers.js';
 import { sendError, statusFor, type ProxyErrorKind } from './error-pages.js';
 import type { Forwarder, WebJob, UpstreamErrorKind } from './forwarder.js';
-import { forwardUpgrade } from './forward-ws.js';
-import { NOTICE_WS_PATH, OwnRoutes, pathOf, rawError } from './own-routes.js';
+import { Upgrades } from './upgrades.js';
+import { OwnRoutes, pathOf, rawError } from './own-routes.js';
 import { BodyLimit } from './body-limit.js';
 import { NodeForwarder } from './forward-node.js';
 import { injectClientScript } from './inject.js';
 import type { HoldOutcome } from '../swap/gate.js';
-import type { Upstream } from '../upstream/upstream.js';
 import type { Exchange } from '../upstream/exchange.js';
 import { LeanListener } from './lean/listener.js';
 import type { LeanRequest } from './lean/request.js';
@@ -117,28 +116,20 @@ export class ProxyServer {
     // Node silently drops headers past maxHeadersCount; keep one more so we can tell and refuse.
     this.#server.maxHeadersCount = l.maxHeadersCount + 1;
     this.#server.on('request', this.#onRequest);
-    this.#server.on('upgrade', this.#onUpgrade);
-    this.#server.on('clientError', this.#onClientError);
-    this.#lean = this.#forwarder.servesLean === true ? this.#takeConnections(connectionsCheckingInterval) : undefined;
-  }
-
-  /**
-   * Put the lean path in front of node:http: new connections start there, and node:http's own
-   * connection listener (the one its constructor installs) takes those the lean path hands over.
-   */
-  #takeConnections(checkIntervalMs: number): LeanListener | undefined {
-    const [nodeListener, ...others] = this.#server.listeners('connection') as Array<(socket: Socket) => void>;
-    if (nodeListener === undefined || others.length > 0) return undefined;
-    const server = this.#server;
-    const lean = new LeanListener({
-      limits: this.#opts.limits,
-      checkIntervalMs,
-      serve: this.#serveLean,
-      handOff: (socket) => nodeListener.call(server, socket),
+    const upgrades = new Upgrades({
+      router: this.#router,
+      hub: opts.hub,
+      log: opts.log,
+      upstreamHeadersTimeoutMs: l.upstreamHeadersTimeoutMs,
+      requestId: (req) => requestIdOf(req, this.#ids),
+      forwarded: (req, id) => this.#forwardedContext(req, id),
     });
-    server.removeListener('connection', nodeListener);
-    server.on('connection', (socket: Socket) => lean.adopt(socket));
-    return lean;
+    this.#server.on('upgrade', upgrades.handle);
+    this.#server.on('clientError', this.#onClientError);
+    this.#lean =
+      this.#forwarder.servesLean === true
+        ? LeanListener.inFrontOf(this.#server, { limits: l, checkIntervalMs: connectionsCheckingInterval, serve: this.#serveLean })
+        : undefined;
   }
 
   get forwarderName(): string {
@@ -181,8 +172,8 @@ export class ProxyServer {
 
   /**
    * A request from the lean path. Its objects offer what #route, the error pages and the net
-   * forwarder use of node:http's (checked at compile time below); Baton's own routes and
-   * `notify.inject` services, which need node:http's, are declined and go to node:http.
+   * forwarder use of node:http's (checked at compile time in lean/stand-in.ts); Baton's own
+   * routes and `notify.inject` services, which need node:http's, are declined and go to it.
    */
   #serveLean = (req: LeanRequest, res: LeanResponse): boolean => {
     if (req.url.startsWith('/_baton/')) return false;
@@ -285,41 +276,6 @@ export class ProxyServer {
     );
   }
 
-  #onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    socket.on('error', ignore);
-    const url = req.url ?? '/';
-    const service = this.#router.match(req.headers.host);
-    if (pathOf(url) === NOTICE_WS_PATH) {
-      if (service === undefined) return rawError(socket, 404);
-      return this.#opts.hub.accept(req, socket, head, service.name);
-    }
-    if (service === undefined) return rawError(socket, 404);
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return rawError(socket, 400);
-    const gate = service.gate;
-    if (gate.open) return this.#upgrade(service, req, socket, head);
-    const ticket = gate.enqueue({
-      settle: (outcome) => {
-        socket.removeListener('close', withdraw);
-        if (outcome === 'timed_out') rawError(socket, 503);
-        else this.#upgrade(service, req, socket, head);
-      },
-    });
-    if (ticket === 'overflow') return rawError(socket, 503);
-    const withdraw = (): void => ticket.withdraw();
-    socket.once('close', withdraw);
-  };
-
-  #upgrade(service: Service, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed) return;
-    const upstream: Upstream | undefined = service.active;
-    if (upstream === undefined) return rawError(socket, 503);
-    const id = requestIdOf(req, this.#ids);
-    const headers = upstreamHeaders(req.headers, this.#forwardedContext(req, id), true);
-    forwardUpgrade(req, socket, head, upstream, headers, this.#opts.limits.upstreamHeadersTimeoutMs, (outcome, err) => {
-      if (outcome === 'failed' && err !== undefined) this.#log.warn({ service: service.name, request_id: id, err: err.message }, 'websocket upgrade failed');
-    });
-  }
-
   #onClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -341,14 +297,3 @@ export class ProxyServer {
     return { remoteAddress, trusted: this.#trusted.has(remoteAddress), proto: 'http', requestId };
   }
 }
-
-function ignore(): void {}
-
-// The lean objects stand in for node:http's on the paths above: these fail to compile if they
-// stop offering, with node's types, the fields those paths read. (Methods returning `this`
-// cannot be compared this way; test/integration covers them: its plain requests all take the
-// lean path.)
-type UsedRequest = Pick<http.IncomingMessage, 'method' | 'url' | 'headers' | 'rawHeaders' | 'socket'>;
-type UsedResponse = Pick<http.ServerResponse, 'statusCode' | 'headersSent' | 'writableFinished' | 'destroyed' | 'shouldKeepAlive' | 'flushHeaders'>;
-type Expect<T extends true> = T;
-export type LeanStandsIn = [Expect<LeanRequest extends UsedRequest ? true : false>, Expect<LeanResponse extends UsedResponse ? true : false>];

@@ -1,3 +1,4 @@
+import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { parseLeanHead } from './head.js';
 import { LeanRequest } from './request.js';
@@ -20,7 +21,7 @@ export interface LeanListenerOptions {
    * path after all: the connection then goes to node:http with the request unread.
    */
   serve(req: LeanRequest, res: LeanResponse): boolean;
-  /** node:http's own handling of a connection, from the current request on. */
+  /** node:http's own handling of a connection, from the current request on (see inFrontOf). */
   handOff(socket: Socket): void;
 }
 
@@ -42,6 +43,20 @@ export class LeanListener {
 
   constructor(opts: LeanListenerOptions) {
     this.#opts = opts;
+  }
+
+  /**
+   * Put the lean path in front of a node:http server: new connections start here, and
+   * node:http's own connection listener (the one its constructor installs) takes those handed
+   * over. Undefined when that listener is not the only one (nothing is changed then).
+   */
+  static inFrontOf(server: http.Server, opts: Omit<LeanListenerOptions, 'handOff'>): LeanListener | undefined {
+    const [nodeListener, ...others] = server.listeners('connection') as Array<(socket: Socket) => void>;
+    if (nodeListener === undefined || others.length > 0) return undefined;
+    const lean = new LeanListener({ ...opts, handOff: (socket) => nodeListener.call(server, socket) });
+    server.removeListener('connection', nodeListener);
+    server.on('connection', (socket: Socket) => lean.adopt(socket));
+    return lean;
   }
 
   get opts(): LeanListenerOptions {
