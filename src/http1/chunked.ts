@@ -1,0 +1,243 @@
+/**
+ * The chunked transfer coding (RFC 9112 7.1), decoded as bytes arrive, for request bodies and
+ * response bodies alike. As strict as llhttp and a little stricter: a chunk-size line is
+ * `1*HEXDIG *( ";" token [ "=" ( token / quoted-string ) ] ) CRLF` with no whitespace anywhere
+ * (llhttp tolerates none either) and, unlike llhttp, no empty extension names or values; chunk
+ * data must be followed by CRLF; trailer lines are field lines (field-lines.ts) and may not be
+ * Content-Length or Transfer-Encoding. They are kept, so a proxy can pass them on.
+ */
+
+import { BARE_LF, CR_WITHOUT_LF, END, FIELD_LINE, FieldLines, MORE, TOO_LARGE } from './field-lines.js';
+import { ParseError, type ParseErrorCode } from './parse-error.js';
+import { CHAR_CLASS, FIELD, HEX, QDTEXT, TCHAR, bytesEqualLower } from './tokens.js';
+
+export interface ChunkedLimits {
+  /** Bytes of the trailer section at most, its final CRLF included. */
+  readonly maxTrailerBytes: number;
+  /** Trailer fields at most. */
+  readonly maxTrailers: number;
+  /** Bytes of one chunk-size line (size and extensions) at most, CRLF excluded. */
+  readonly maxSizeLineBytes: number;
+}
+
+export const DEFAULT_CHUNKED_LIMITS: ChunkedLimits = Object.freeze({ maxTrailerBytes: 16 * 1024, maxTrailers: 100, maxSizeLineBytes: 4096 });
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SEMI = 0x3b;
+const EQ = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+// States.
+const SIZE_START = 0;
+const SIZE = 1;
+const EXT_NAME_START = 2;
+const EXT_NAME = 3;
+const EXT_VALUE_START = 4;
+const EXT_VALUE = 5;
+const EXT_QUOTED = 6;
+const EXT_QUOTED_PAIR = 7;
+const EXT_QUOTED_DONE = 8;
+const SIZE_LF = 9;
+const DATA = 10;
+const DATA_CR = 11;
+const DATA_LF = 12;
+const TRAILERS = 13;
+const DONE = 14;
+const FAILED = 15;
+
+const EMPTY = Buffer.alloc(0);
+const NO_TRAILERS: readonly string[] = Object.freeze([]);
+
+export class ChunkedDecoder {
+  readonly #limits: ChunkedLimits;
+  #state = SIZE_START;
+  #size = 0;
+  #lineBytes = 0;
+  /** Bytes fed before the current buffer, for error offsets. */
+  #fed = 0;
+  #trailerBytes: Buffer = EMPTY;
+  #fields: FieldLines | undefined;
+  #trailers: readonly string[] = NO_TRAILERS;
+  #error: ParseError | undefined;
+
+  constructor(limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** Whether the last chunk and the trailers are through. */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  /** The trailer fields, `[name, value, ...]` as sent (values without surrounding OWS), once done. */
+  get trailers(): readonly string[] {
+    return this.#trailers;
+  }
+
+  /** Ready for a new body. */
+  reset(): void {
+    this.#state = SIZE_START;
+    this.#size = 0;
+    this.#lineBytes = 0;
+    this.#fed = 0;
+    this.#trailerBytes = EMPTY;
+    this.#trailers = NO_TRAILERS;
+    this.#error = undefined;
+  }
+
+  /**
+   * Decodes `buf` from `start`. Each run of data bytes goes to `onData(target, view)` as a view
+   * into `buf` (no copy; it is valid as long as `buf` is). Returns the offset in `buf` just past
+   * the end of the message once the last chunk and trailers are through (bytes from there on
+   * belong to the next message), else -1. Throws {@link ParseError} on malformed input, and
+   * again on every later call.
+   */
+  feed<T>(buf: Buffer, start: number, onData: (target: T, data: Buffer) => void, target: T): number {
+    const n = buf.length;
+    let i = start;
+    let state = this.#state;
+    let c = 0;
+    if (state === DONE) return start;
+    if (state === FAILED) throw this.#error!;
+    while (i < n) {
+      if (state === DATA) {
+        const take = Math.min(this.#size, n - i);
+        onData(target, buf.subarray(i, i + take));
+        i += take;
+        this.#size -= take;
+        if (this.#size === 0) state = DATA_CR;
+        continue;
+      }
+      if (state === TRAILERS) {
+        this.#state = state;
+        return this.#trailerSection(buf, i, start);
+      }
+      c = buf[i]!;
+      if (state <= EXT_QUOTED_DONE && ++this.#lineBytes > this.#limits.maxSizeLineBytes) {
+        this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk-size line too long', i, start);
+      }
+      switch (state) {
+        case SIZE_START:
+        case SIZE:
+          if ((CHAR_CLASS[c]! & HEX) !== 0) {
+            const next = this.#size * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+            if (next > Number.MAX_SAFE_INTEGER) this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk size overflow', i, start);
+            this.#size = next;
+            state = SIZE;
+          } else if (state === SIZE_START) this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'no chunk size', i, start);
+          else if (c === CR) state = SIZE_LF;
+          else if (c === SEMI) state = EXT_NAME_START;
+          else this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'invalid byte after the chunk size', i, start);
+          break;
+        case EXT_NAME_START:
+          if ((CHAR_CLASS[c]! & TCHAR) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'empty or invalid chunk extension name', i, start);
+          state = EXT_NAME;
+          break;
+        case EXT_NAME:
+        case EXT_VALUE:
+          if ((CHAR_CLASS[c]! & TCHAR) !== 0) break;
+          if (c === EQ && state === EXT_NAME) state = EXT_VALUE_START;
+          else state = this.#afterExtension(c, i, start);
+          break;
+        case EXT_VALUE_START:
+          if (c === DQUOTE) state = EXT_QUOTED;
+          else if ((CHAR_CLASS[c]! & TCHAR) !== 0) state = EXT_VALUE;
+          else this.#fail('HTTP1_CHUNK_EXTENSION', 'empty or invalid chunk extension value', i, start);
+          break;
+        case EXT_QUOTED:
+          if (c === DQUOTE) state = EXT_QUOTED_DONE;
+          else if (c === BACKSLASH) state = EXT_QUOTED_PAIR;
+          else if ((CHAR_CLASS[c]! & QDTEXT) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid byte in a quoted chunk extension', i, start);
+          break;
+        case EXT_QUOTED_PAIR:
+          if ((CHAR_CLASS[c]! & FIELD) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid quoted-pair in a chunk extension', i, start);
+          state = EXT_QUOTED;
+          break;
+        case EXT_QUOTED_DONE:
+          state = this.#afterExtension(c, i, start);
+          break;
+        case SIZE_LF:
+          if (c !== LF) this.#fail('HTTP1_LINE_ENDING', 'CR not followed by LF after the chunk size', i, start);
+          this.#lineBytes = 0;
+          state = this.#size === 0 ? TRAILERS : DATA;
+          break;
+        case DATA_CR:
+          if (c !== CR) this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_DATA', 'chunk data not followed by CRLF', i, start);
+          state = DATA_LF;
+          break;
+        case DATA_LF:
+          if (c !== LF) this.#fail('HTTP1_CHUNK_DATA', 'chunk data not followed by CRLF', i, start);
+          state = SIZE_START;
+          break;
+      }
+      i++;
+    }
+    this.#state = state;
+    this.#fed += n - start;
+    return -1;
+  }
+
+  /** What may follow an extension name or value: another extension or the end of the line. */
+  #afterExtension(c: number, i: number, start: number): number {
+    if (c === SEMI) return EXT_NAME_START;
+    if (c === CR) return SIZE_LF;
+    return this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_EXTENSION', 'invalid byte in a chunk extension', i, start);
+  }
+
+  /** The trailer section from `buf[i]`: the offset past its end, or -1 when it goes on. */
+  #trailerSection(buf: Buffer, i: number, start: number): number {
+    const n = buf.length;
+    // No trailers, the common case: no copy.
+    if (this.#trailerBytes.length === 0 && i + 1 < n && buf[i] === CR && buf[i + 1] === LF) return this.#finish(i + 2, start, NO_TRAILERS);
+    const max = this.#limits.maxTrailerBytes;
+    const before = this.#trailerBytes.length;
+    if (before === 0) (this.#fields ??= new FieldLines()).reset(0);
+    const take = Math.min(n - i, max + 1 - before);
+    this.#trailerBytes = Buffer.concat([this.#trailerBytes, buf.subarray(i, i + take)]);
+    const fields = this.#fields!;
+    for (;;) {
+      const code = fields.next(this.#trailerBytes, max);
+      if (code === FIELD_LINE) {
+        const k = fields.spans.length - 4;
+        const ns = fields.spans[k]!;
+        const ne = fields.spans[k + 1]!;
+        if (bytesEqualLower(this.#trailerBytes, ns, ne, 'content-length') || bytesEqualLower(this.#trailerBytes, ns, ne, 'transfer-encoding')) {
+          this.#fail('HTTP1_TRAILER', 'framing field in the trailers', i, start);
+        }
+        if (fields.count > this.#limits.maxTrailers) this.#fail('HTTP1_TRAILERS_TOO_LARGE', 'too many trailer fields', i, start);
+        continue;
+      }
+      if (code === END) {
+        const s = this.#trailerBytes.toString('latin1', 0, fields.end);
+        const list: string[] = [];
+        for (let k = 0; k < fields.spans.length; k += 4) {
+          list.push(s.slice(fields.spans[k], fields.spans[k + 1]), s.slice(fields.spans[k + 2], fields.spans[k + 3]));
+        }
+        return this.#finish(i + (fields.end - before), start, list);
+      }
+      if (code === MORE) {
+        this.#fed += n - start;
+        return -1;
+      }
+      if (code === TOO_LARGE) this.#fail('HTTP1_TRAILERS_TOO_LARGE', 'trailers too large', i, start);
+      const lineEnding = code === BARE_LF || code === CR_WITHOUT_LF;
+      this.#fail(lineEnding ? 'HTTP1_LINE_ENDING' : 'HTTP1_TRAILER', 'malformed trailer line', i, start);
+    }
+  }
+
+  #finish(end: number, start: number, trailers: readonly string[]): number {
+    this.#state = DONE;
+    this.#trailers = trailers;
+    this.#trailerBytes = EMPTY;
+    this.#fed += end - start;
+    return end;
+  }
+
+  #fail(code: ParseErrorCode, message: string, i: number, start: number): never {
+    this.#state = FAILED;
+    this.#error = new ParseError(code, message, this.#fed + (i - start));
+    throw this.#error;
+  }
+}

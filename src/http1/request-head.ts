@@ -1,0 +1,314 @@
+/**
+ * The request heads Baton serves itself, read from bytes as they arrive. Its answer is one of
+ * four (types.ts): `incomplete`, a `head` in Baton's subset, `decline` (the connection goes to
+ * node:http, whose llhttp serves or refuses it, so every refusal of malformed input stays
+ * llhttp's) or `reject` (what llhttp would take but a proxy must not pass on).
+ *
+ * The subset: `METHOD SP request-target SP HTTP/1.1|HTTP/1.0 CRLF`, a served method
+ * (methods.ts), a target in origin-form, absolute-form (http/https, no userinfo) or `*` for
+ * OPTIONS (target.ts), field lines `token ":" OWS field-value OWS CRLF` (field-lines.ts), then
+ * CRLF. Declined as soon as the byte that makes it so arrives: anything malformed, an unknown
+ * method, leading blank lines, HTTP/1.1 without exactly one Host, a repeated or combined
+ * Content-Length / Transfer-Encoding, a Transfer-Encoding that is not a token list ending in
+ * chunked (or on HTTP/1.0), HTAB inside a framing or Connection value (llhttp versions read it
+ * differently), Expect, Proxy-Connection, an upgrade with a body, the head limits. Rejected:
+ * other protocols and versions llhttp knows (RTSP/ICE, HTTP/2.0, HTTP/0.9, PRI) with 505, and
+ * CONNECT with 405.
+ */
+
+import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './field-lines.js';
+import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo, type FramingError } from './framing-fields.js';
+import { MAX_METHOD_LENGTH, isMethodPrefix, methodOf, type Method } from './methods.js';
+import { readTarget, type TargetSpans } from './target.js';
+import { CHAR_CLASS, VCHAR, bytesEqualLower } from './tokens.js';
+import type { BodyFraming, HeadLimits, RequestHead, RequestHeadResult } from './types.js';
+
+const INCOMPLETE: RequestHeadResult = Object.freeze({ kind: 'incomplete' });
+const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
+const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked', codings: Object.freeze([]) as readonly string[] });
+const NO_TOKENS: readonly string[] = Object.freeze([]);
+
+const SP = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;
+
+// Where the request line scan stands.
+const METHOD = 0;
+const TARGET = 1;
+const VERSION = 2;
+/** The protocol name is not HTTP's: waiting to see whether it is RTSP's or ICE's. */
+const OTHER = 3;
+const FIELDS = 4;
+
+export class RequestHeadParser {
+  readonly #limits: HeadLimits;
+  readonly #fields = new FieldLines();
+  readonly #target: TargetSpans = { form: 'origin', authorityStart: -1, authorityEnd: -1, pathStart: 0 };
+  readonly #conn: ConnectionInfo = { tokens: [], close: false, keepAlive: false, upgrade: false };
+  #step = METHOD;
+  #i = 0;
+  #method: Method | undefined;
+  #targetStart = 0;
+  #targetEnd = 0;
+  #minor: 0 | 1 = 1;
+  /** Field index of Host / Upgrade, -1 while none; -2 once Connection was seen. */
+  #host = -1;
+  #upgrade = -1;
+  #connection = false;
+  #length = -1;
+  #codings: string[] | undefined;
+
+  constructor(limits: HeadLimits) {
+    this.#limits = limits;
+  }
+
+  /** Forgets the head in progress; the next {@link parse} reads a new one from offset 0. */
+  reset(): void {
+    this.#step = METHOD;
+    this.#i = 0;
+    this.#method = undefined;
+    this.#host = -1;
+    this.#upgrade = -1;
+    this.#connection = false;
+    this.#length = -1;
+    this.#codings = undefined;
+    this.#conn.tokens = [];
+    this.#conn.close = this.#conn.keepAlive = this.#conn.upgrade = false;
+  }
+
+  /**
+   * Reads on. `buf` holds the bytes of this head from its first byte, as far as they have
+   * arrived: the same bytes as the last call and then some (it may be a new Buffer). Each byte is
+   * looked at once across calls. Any answer but `incomplete` resets the parser.
+   */
+  parse(buf: Buffer): RequestHeadResult {
+    let r: RequestHeadResult | undefined = this.#step === FIELDS ? undefined : this.#requestLine(buf);
+    if (r === undefined) r = this.#fieldLines(buf);
+    if (r !== INCOMPLETE) this.reset();
+    return r;
+  }
+
+  #requestLine(buf: Buffer): RequestHeadResult | undefined {
+    const n = Math.min(buf.length, this.#limits.maxHeadBytes);
+    if (this.#step === OTHER) return this.#otherProtocol(buf, this.#targetEnd + 1, n);
+    let i = this.#i;
+    let c = 0;
+    if (this.#step === METHOD) {
+      while (i < n && (((c = buf[i]!) >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f)) i++;
+      if (i > MAX_METHOD_LENGTH) return decline('unknown method');
+      if (i === n) return this.#more(buf, i, isMethodPrefix(buf, i) ? undefined : 'unknown method');
+      if (c !== SP) return decline(i === 0 ? 'not an HTTP/1 request line' : 'invalid byte in the method');
+      const m = methodOf(buf, i);
+      if (m === undefined) return decline('unknown method');
+      this.#method = m;
+      this.#targetStart = ++i;
+      this.#step = TARGET;
+    }
+    if (this.#step === TARGET) {
+      while (i < n && (CHAR_CLASS[(c = buf[i]!)]! & VCHAR) !== 0 && c !== 0x23) i++;
+      if (i === n) return this.#more(buf, i, undefined);
+      if (i === this.#targetStart) return decline('no request target');
+      if (c === CR || c === LF) return reject(505, 'HTTP/0.9 request (no version)');
+      if (c !== SP) return decline(c === 0x23 ? 'fragment in the request target' : 'invalid byte in the request target');
+      this.#targetEnd = i++;
+      this.#step = VERSION;
+    }
+    // "HTTP/1.1" CRLF or "HTTP/1.0" CRLF: ten bytes from the one after the target.
+    const vs = this.#targetEnd + 1;
+    while (i < n) {
+      c = buf[i]!;
+      const k = i - vs;
+      if (k < 5) {
+        if (c !== 'HTTP/'.charCodeAt(k)) return this.#otherProtocol(buf, vs, n);
+      } else if (k === 5) {
+        if (c !== 0x31 && c !== 0x30 && c !== 0x32) return decline('unsupported HTTP version');
+      } else if (k === 6) {
+        if (c !== 0x2e) return decline('malformed HTTP version');
+      } else if (k === 7) {
+        const major = buf[i - 2];
+        if (major === 0x31 && (c === 0x30 || c === 0x31)) this.#minor = c === 0x30 ? 0 : 1;
+        else if ((major === 0x30 && c === 0x39) || (major === 0x32 && c === 0x30)) return reject(505, 'not HTTP/1.x');
+        else return decline('unsupported HTTP version');
+      } else if (k === 8) {
+        if (c !== CR) return decline(c === LF ? 'bare LF' : 'junk after the HTTP version');
+      } else {
+        if (c !== LF) return decline('CR not followed by LF');
+        return this.#lineDone(buf, i + 1);
+      }
+      i++;
+    }
+    return this.#more(buf, i, undefined);
+  }
+
+  /** The protocol name after the target is not HTTP: RTSP or ICE is refused, junk declined. */
+  #otherProtocol(buf: Buffer, start: number, n: number): RequestHeadResult {
+    const seen = n - start;
+    for (const name of ['RTSP/', 'ICE/']) {
+      let k = 0;
+      while (k < seen && k < name.length && buf[start + k] === name.charCodeAt(k)) k++;
+      if (k === name.length) return reject(505, `not HTTP (${name.slice(0, -1)})`);
+      if (k === seen) {
+        // A prefix of it so far: wait for the rest.
+        this.#step = OTHER;
+        return n >= this.#limits.maxHeadBytes ? decline('head too large') : INCOMPLETE;
+      }
+    }
+    return decline('not an HTTP/1 request line');
+  }
+
+  #lineDone(buf: Buffer, end: number): RequestHeadResult | undefined {
+    const m = this.#method!;
+    switch (m.kind) {
+      case 'connect':
+        return reject(405, 'CONNECT (Baton is not a forward proxy)');
+      case 'preface':
+        return reject(505, 'HTTP/2 connection preface');
+      case 'rtsp':
+        return decline('RTSP method with an HTTP version');
+      case 'declined':
+        return decline(`method ${m.name} is left to node:http`);
+    }
+    const why = readTarget(buf, this.#targetStart, this.#targetEnd, m.name, this.#target);
+    if (why !== undefined) return decline(why);
+    this.#step = FIELDS;
+    this.#fields.reset(end);
+    return undefined;
+  }
+
+  #more(buf: Buffer, i: number, why: string | undefined): RequestHeadResult {
+    if (why !== undefined) return decline(why);
+    this.#i = i;
+    return i >= this.#limits.maxHeadBytes ? decline('head too large') : INCOMPLETE;
+  }
+
+  #fieldLines(buf: Buffer): RequestHeadResult {
+    const fields = this.#fields;
+    const limit = this.#limits.maxHeadBytes;
+    for (;;) {
+      const code = fields.next(buf, limit);
+      if (code === FIELD_LINE) {
+        if (fields.count > this.#limits.maxHeaders) return decline('too many header fields');
+        const why = this.#inspect(buf);
+        if (why !== undefined) return decline(why);
+      } else if (code === END) return this.#complete(buf, fields.end);
+      else if (code === MORE) return INCOMPLETE;
+      else return decline(code === TOO_LARGE ? 'head too large' : fieldError(code));
+    }
+  }
+
+  /** Looks at the field just read, if its name is one that frames or routes the request. */
+  #inspect(buf: Buffer): string | undefined {
+    const f = this.#fields;
+    const k = f.spans.length - 4;
+    const ns = f.spans[k]!;
+    const ne = f.spans[k + 1]!;
+    const vs = f.spans[k + 2]!;
+    const ve = f.spans[k + 3]!;
+    // Lengths first: most names are never compared.
+    switch (ne - ns) {
+      case 4:
+        if (!bytesEqualLower(buf, ns, ne, 'host')) return undefined;
+        if (this.#host !== -1) return 'two Host fields';
+        if (ve === vs) return 'empty Host';
+        this.#host = k >> 2;
+        return undefined;
+      case 6:
+        return bytesEqualLower(buf, ns, ne, 'expect') ? 'Expect (node:http answers 100-continue)' : undefined;
+      case 7:
+        if (!bytesEqualLower(buf, ns, ne, 'upgrade')) return undefined;
+        if (this.#upgrade !== -1) return 'two Upgrade fields';
+        if (ve === vs) return 'empty Upgrade';
+        this.#upgrade = k >> 2;
+        return undefined;
+      case 10: {
+        if (!bytesEqualLower(buf, ns, ne, 'connection')) return undefined;
+        this.#connection = true;
+        const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
+        return r === undefined ? undefined : framingWhy(r);
+      }
+      case 14: {
+        if (!bytesEqualLower(buf, ns, ne, 'content-length')) return undefined;
+        if (this.#length !== -1) return 'repeated Content-Length';
+        if (this.#codings !== undefined) return 'Content-Length with Transfer-Encoding';
+        const n = parseContentLength(buf, vs, ve, f.lineEnd);
+        if (n < 0) return 'invalid Content-Length';
+        this.#length = n;
+        return undefined;
+      }
+      case 16:
+        return bytesEqualLower(buf, ns, ne, 'proxy-connection') ? 'Proxy-Connection (llhttp reads it as Connection)' : undefined;
+      case 17: {
+        if (!bytesEqualLower(buf, ns, ne, 'transfer-encoding')) return undefined;
+        if (this.#codings !== undefined) return 'repeated Transfer-Encoding';
+        if (this.#length !== -1) return 'Content-Length with Transfer-Encoding';
+        if (this.#minor === 0) return 'Transfer-Encoding on HTTP/1.0';
+        const codings: string[] = [];
+        const r = parseTransferEncoding(buf, vs, ve, f.lineEnd, codings);
+        if (r !== 'chunked') return r === 'close' ? 'Transfer-Encoding not ending in chunked' : framingWhy(r);
+        this.#codings = codings;
+        return undefined;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  #complete(buf: Buffer, size: number): RequestHeadResult {
+    if (this.#host === -1 && this.#minor === 1) return decline('HTTP/1.1 without Host');
+    let body: BodyFraming = NO_BODY;
+    if (this.#codings !== undefined) body = this.#codings.length === 0 ? CHUNKED : { kind: 'chunked', codings: this.#codings };
+    else if (this.#length > 0) body = { kind: 'length', length: this.#length };
+    const conn = this.#conn;
+    const upgrades = conn.upgrade && this.#upgrade !== -1;
+    if (upgrades && body !== NO_BODY) return decline('upgrade with a body');
+
+    // One string for the whole head: slicing it is cheaper than a string per field from the Buffer.
+    const s = buf.toString('latin1', 0, size);
+    const spans = this.#fields.spans;
+    const headers: string[] = [];
+    for (let k = 0; k < spans.length; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
+    const t = this.#target;
+    const target = s.slice(this.#targetStart, this.#targetEnd);
+    let path = target;
+    let authority = this.#host === -1 ? undefined : headers[2 * this.#host + 1];
+    if (t.form === 'absolute') {
+      authority = s.slice(t.authorityStart, t.authorityEnd);
+      path = t.pathStart === this.#targetEnd ? '/' : buf[t.pathStart] === 0x3f ? '/' + s.slice(t.pathStart, this.#targetEnd) : s.slice(t.pathStart, this.#targetEnd);
+    }
+    const head: RequestHead = {
+      method: this.#method!.name,
+      target,
+      form: t.form,
+      path,
+      authority,
+      minor: this.#minor,
+      headers,
+      body,
+      keepAlive: this.#minor === 1 ? !conn.close : conn.keepAlive && !conn.close,
+      connection: this.#connection ? conn.tokens : NO_TOKENS,
+      upgrade: upgrades ? headers[2 * this.#upgrade + 1]!.toLowerCase() : undefined,
+    };
+    return { kind: 'head', head, size };
+  }
+}
+
+function framingWhy(r: FramingError): string {
+  switch (r) {
+    case 'htab':
+      return 'HTAB in a framing or Connection value';
+    case 'not-token':
+      return 'a Transfer-Encoding or Connection list element that is not a token';
+    case 'chunked-not-last':
+      return 'chunked not the last transfer coding';
+    case 'empty':
+      return 'empty Transfer-Encoding';
+  }
+}
+
+function decline(reason: string): RequestHeadResult {
+  return { kind: 'decline', reason };
+}
+
+function reject(status: 405 | 505, reason: string): RequestHeadResult {
+  return { kind: 'reject', status, reason };
+}
