@@ -192,8 +192,15 @@ export class ResponseHeadParser {
     else if (this.#length !== -1) body = { kind: 'length', length: this.#length };
     else body = CLOSE;
     const conn = this.#conn;
+    // A HEAD answer with neither length nor chunked would have been close-delimited: llhttp, as
+    // Node's client runs it, closes after it, and so does Baton (an upstream that sent a body
+    // anyway would poison the next request).
+    const delimited = this.#te === 'chunked' || this.#length !== -1 || (status < 200 && status !== 101) || status === 204 || status === 304;
     const keepAlive =
-      body.kind !== 'close' && status !== 101 && !this.#connHtab && !conn.close && (minor === 1 || conn.keepAlive);
+      body.kind !== 'close' && delimited && status !== 101 && !this.#connHtab && !conn.close && (minor === 1 || conn.keepAlive);
+    // llhttp refuses what follows an informational response that closes the connection: so
+    // does Baton, by refusing the informational response itself.
+    if (status < 200 && status !== 101 && !keepAlive) return invalid('informational response closing the connection');
     const head: ResponseHead = {
       minor,
       status,

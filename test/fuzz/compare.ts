@@ -29,11 +29,12 @@ export interface Verdict {
 
 /**
  * Where Baton is fed: `splits` are cut points as fractions of the bytes left (each call parses
- * the bytes of the head up to the next cut); none means all at once.
+ * the bytes of the head up to the next cut); none means all at once, 'bytes' one byte at a time.
  */
-export type Splits = readonly number[];
+export type Splits = readonly number[] | 'bytes';
 
 function cuts(len: number, splits: Splits): number[] {
+  if (splits === 'bytes') return Array.from({ length: len }, (_, i) => i + 1);
   const out = new Set<number>();
   for (const f of splits) out.add(Math.max(1, Math.min(len, Math.floor(f * len))));
   out.add(len);
@@ -124,8 +125,7 @@ function compareBody(
 }
 
 /** Feeds Baton's request parser `bytes` (a connection's first bytes) and checks it against llhttp. */
-export function compareRequest(bytes: Buffer, splits: Splits = []): Verdict {
-  const ll = llhttpParse(bytes, 'request');
+export function compareRequest(bytes: Buffer, splits: Splits = [], ll: LlResult = llhttpParse(bytes, 'request')): Verdict {
   const outcomes: Outcome[] = [];
   const parser = new RequestHeadParser(LIMITS);
   let off = 0;
@@ -170,8 +170,7 @@ export function compareRequest(bytes: Buffer, splits: Splits = []): Verdict {
 }
 
 /** Feeds Baton's response parser the bytes an upstream sent for a `method` request. */
-export function compareResponse(bytes: Buffer, method: string, splits: Splits = []): Verdict {
-  const ll = llhttpParse(bytes, 'response', method);
+export function compareResponse(bytes: Buffer, method: string, splits: Splits = [], ll: LlResult = llhttpParse(bytes, 'response', method)): Verdict {
   const outcomes: Outcome[] = [];
   const parser = new ResponseHeadParser(LIMITS);
   let off = 0;
