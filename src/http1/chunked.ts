@@ -9,7 +9,7 @@
 
 import { BARE_LF, CR_WITHOUT_LF, END, FIELD_LINE, FieldLines, MORE, TOO_LARGE } from './field-lines.js';
 import { ParseError, type ParseErrorCode } from './parse-error.js';
-import { CHAR_CLASS, FIELD, HEX, QDTEXT, TCHAR, bytesEqualLower } from './tokens.js';
+import { FIELD, HEX, QDTEXT, TCHAR, bytesEqualLower } from './tokens.js';
 
 export interface ChunkedLimits {
   /** Bytes of the trailer section at most, its final CRLF included. */
@@ -96,18 +96,47 @@ export class ChunkedDecoder {
    */
   feed<T>(buf: Buffer, start: number, onData: (target: T, data: Buffer) => void, target: T): number {
     const n = buf.length;
+    const maxLine = this.#limits.maxSizeLineBytes;
     let i = start;
     let state = this.#state;
-    let c = 0;
     if (state === DONE) return start;
     if (state === FAILED) throw this.#error!;
+    let size = this.#size;
+    let lineBytes = this.#lineBytes;
+    let c = 0;
     while (i < n) {
       if (state === DATA) {
-        const take = Math.min(this.#size, n - i);
+        const take = size < n - i ? size : n - i;
         onData(target, buf.subarray(i, i + take));
         i += take;
-        this.#size -= take;
-        if (this.#size === 0) state = DATA_CR;
+        size -= take;
+        if (size !== 0) continue;
+        // The CRLF after the data, most often right there.
+        if (i + 1 < n && buf[i] === CR && buf[i + 1] === LF) {
+          i += 2;
+          state = SIZE_START;
+        } else state = DATA_CR;
+        continue;
+      }
+      if (state === SIZE_START || state === SIZE) {
+        c = buf[i]!;
+        if (state === SIZE_START && HEX[c] !== 1) this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'no chunk size', i, start);
+        while (HEX[c] === 1) {
+          size = size * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+          if (size > Number.MAX_SAFE_INTEGER) this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk size overflow', i, start);
+          if (++lineBytes > maxLine) this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk-size line too long', i, start);
+          if (++i === n) {
+            state = SIZE;
+            break;
+          }
+          c = buf[i]!;
+        }
+        if (i === n) break;
+        if (c === CR) state = SIZE_LF;
+        else if (c === SEMI) state = EXT_NAME_START;
+        else this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'invalid byte after the chunk size', i, start);
+        lineBytes++;
+        i++;
         continue;
       }
       if (state === TRAILERS) {
@@ -115,44 +144,30 @@ export class ChunkedDecoder {
         return this.#trailerSection(buf, i, start);
       }
       c = buf[i]!;
-      if (state <= EXT_QUOTED_DONE && ++this.#lineBytes > this.#limits.maxSizeLineBytes) {
-        this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk-size line too long', i, start);
-      }
+      if (state <= EXT_QUOTED_DONE && ++lineBytes > maxLine) this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk-size line too long', i, start);
       switch (state) {
-        case SIZE_START:
-        case SIZE:
-          if ((CHAR_CLASS[c]! & HEX) !== 0) {
-            const next = this.#size * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
-            if (next > Number.MAX_SAFE_INTEGER) this.#fail('HTTP1_CHUNK_SIZE_OVERFLOW', 'chunk size overflow', i, start);
-            this.#size = next;
-            state = SIZE;
-          } else if (state === SIZE_START) this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'no chunk size', i, start);
-          else if (c === CR) state = SIZE_LF;
-          else if (c === SEMI) state = EXT_NAME_START;
-          else this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_SIZE', 'invalid byte after the chunk size', i, start);
-          break;
         case EXT_NAME_START:
-          if ((CHAR_CLASS[c]! & TCHAR) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'empty or invalid chunk extension name', i, start);
+          if (TCHAR[c] !== 1) this.#fail('HTTP1_CHUNK_EXTENSION', 'empty or invalid chunk extension name', i, start);
           state = EXT_NAME;
           break;
         case EXT_NAME:
         case EXT_VALUE:
-          if ((CHAR_CLASS[c]! & TCHAR) !== 0) break;
+          if (TCHAR[c] === 1) break;
           if (c === EQ && state === EXT_NAME) state = EXT_VALUE_START;
           else state = this.#afterExtension(c, i, start);
           break;
         case EXT_VALUE_START:
           if (c === DQUOTE) state = EXT_QUOTED;
-          else if ((CHAR_CLASS[c]! & TCHAR) !== 0) state = EXT_VALUE;
+          else if (TCHAR[c] === 1) state = EXT_VALUE;
           else this.#fail('HTTP1_CHUNK_EXTENSION', 'empty or invalid chunk extension value', i, start);
           break;
         case EXT_QUOTED:
           if (c === DQUOTE) state = EXT_QUOTED_DONE;
           else if (c === BACKSLASH) state = EXT_QUOTED_PAIR;
-          else if ((CHAR_CLASS[c]! & QDTEXT) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid byte in a quoted chunk extension', i, start);
+          else if (QDTEXT[c] !== 1) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid byte in a quoted chunk extension', i, start);
           break;
         case EXT_QUOTED_PAIR:
-          if ((CHAR_CLASS[c]! & FIELD) === 0) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid quoted-pair in a chunk extension', i, start);
+          if (FIELD[c] !== 1) this.#fail('HTTP1_CHUNK_EXTENSION', 'invalid quoted-pair in a chunk extension', i, start);
           state = EXT_QUOTED;
           break;
         case EXT_QUOTED_DONE:
@@ -160,8 +175,8 @@ export class ChunkedDecoder {
           break;
         case SIZE_LF:
           if (c !== LF) this.#fail('HTTP1_LINE_ENDING', 'CR not followed by LF after the chunk size', i, start);
-          this.#lineBytes = 0;
-          state = this.#size === 0 ? TRAILERS : DATA;
+          lineBytes = 0;
+          state = size === 0 ? TRAILERS : DATA;
           break;
         case DATA_CR:
           if (c !== CR) this.#fail(c === LF ? 'HTTP1_LINE_ENDING' : 'HTTP1_CHUNK_DATA', 'chunk data not followed by CRLF', i, start);
@@ -175,6 +190,8 @@ export class ChunkedDecoder {
       i++;
     }
     this.#state = state;
+    this.#size = size;
+    this.#lineBytes = lineBytes;
     this.#fed += n - start;
     return -1;
   }
@@ -200,7 +217,7 @@ export class ChunkedDecoder {
     for (;;) {
       const code = fields.next(this.#trailerBytes, max);
       if (code === FIELD_LINE) {
-        const k = fields.spans.length - 4;
+        const k = (fields.count << 2) - 4;
         const ns = fields.spans[k]!;
         const ne = fields.spans[k + 1]!;
         if (bytesEqualLower(this.#trailerBytes, ns, ne, 'content-length') || bytesEqualLower(this.#trailerBytes, ns, ne, 'transfer-encoding')) {
@@ -212,7 +229,7 @@ export class ChunkedDecoder {
       if (code === END) {
         const s = this.#trailerBytes.toString('latin1', 0, fields.end);
         const list: string[] = [];
-        for (let k = 0; k < fields.spans.length; k += 4) {
+        for (let k = 0; k < fields.count << 2; k += 4) {
           list.push(s.slice(fields.spans[k], fields.spans[k + 1]), s.slice(fields.spans[k + 2], fields.spans[k + 3]));
         }
         return this.#finish(i + (fields.end - before), start, list);

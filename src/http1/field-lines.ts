@@ -7,7 +7,7 @@
  * whitespace before the colon, an empty name, a CTL in a value.
  */
 
-import { CHAR_CLASS, FIELD, TCHAR } from './tokens.js';
+import { FIELD, TCHAR } from './tokens.js';
 
 /** {@link FieldLines.next}: no complete line in the bytes given; give it more (the same bytes and then some). */
 export const MORE = 0;
@@ -62,9 +62,12 @@ const BLANK_LF = 5;
 export class FieldLines {
   /**
    * `[nameStart, nameEnd, valueStart, valueEnd]` of each complete field, as offsets into the
-   * bytes scanned; values without surrounding OWS. Reused from section to section.
+   * bytes scanned; values without surrounding OWS. Reused from section to section: only the
+   * first `4 * count` entries are this section's.
    */
   readonly spans: number[] = [];
+  /** Fields complete so far. */
+  count = 0;
   /** Offset just past the blank line, once {@link next} returned END; else -1. */
   end = -1;
   /** Offset of the CR that ended the last complete field line. */
@@ -78,17 +81,11 @@ export class FieldLines {
 
   /** Starts a new section at offset `start` of the bytes to come. */
   reset(start: number): void {
-    this.spans.length = 0;
+    this.count = 0;
     this.end = -1;
     this.lineEnd = -1;
     this.#i = start;
     this.#phase = LINE_START;
-    this.#start = start;
-  }
-
-  /** Fields complete so far. */
-  get count(): number {
-    return this.spans.length >> 2;
   }
 
   /**
@@ -99,6 +96,56 @@ export class FieldLines {
    */
   next(buf: Uint8Array, limit: number): number {
     const n = buf.length < limit ? buf.length : limit;
+    if (this.#phase !== LINE_START) return this.#resume(buf, n, limit);
+    // The common case, a whole line in the bytes: one straight pass over it.
+    let i = this.#i;
+    if (i + 1 >= n) return this.#resume(buf, n, limit);
+    let c = buf[i]!;
+    if (TCHAR[c] !== 1) {
+      if (c !== CR) return c === LF ? BARE_LF : c === 0x20 || c === 0x09 ? OBS_FOLD : c === COLON ? EMPTY_NAME : BAD_NAME;
+      if (buf[i + 1] !== LF) return CR_WITHOUT_LF;
+      this.end = this.#i = i + 2;
+      return END;
+    }
+    const ns = i;
+    do i++;
+    while (i < n && TCHAR[(c = buf[i]!)] === 1);
+    if (i < n) {
+      if (c !== COLON) return c === LF ? BARE_LF : BAD_NAME;
+      const ne = i++;
+      while (i < n && ((c = buf[i]!) === 0x20 || c === 0x09)) i++;
+      const vs = i;
+      while (i < n && FIELD[(c = buf[i]!)] === 1) i++;
+      if (i + 1 < n) {
+        if (c !== CR) return c === LF ? BARE_LF : BAD_VALUE;
+        if (buf[i + 1] !== LF) return CR_WITHOUT_LF;
+        this.#field(buf, ns, ne, vs, i);
+        this.#i = i + 2;
+        return FIELD_LINE;
+      }
+      if (i < n && c !== CR) return c === LF ? BARE_LF : BAD_VALUE;
+    }
+    // The line goes on past the bytes so far: scan it again, resumably (once per line).
+    return this.#resume(buf, n, limit);
+  }
+
+  /** Records a field: the value ends at the CR at `cr`, less trailing OWS. */
+  #field(buf: Uint8Array, ns: number, ne: number, vs: number, cr: number): void {
+    let ve = cr;
+    let c = 0;
+    while (ve > vs && ((c = buf[ve - 1]!) === 0x20 || c === 0x09)) ve--;
+    const spans = this.spans;
+    const k = this.count << 2;
+    spans[k] = ns;
+    spans[k + 1] = ne;
+    spans[k + 2] = vs;
+    spans[k + 3] = ve;
+    this.count++;
+    this.lineEnd = cr;
+  }
+
+  /** The byte-at-a-time scan of a line that may stop anywhere and pick up where it stopped. */
+  #resume(buf: Uint8Array, n: number, limit: number): number {
     let i = this.#i;
     let phase = this.#phase;
     let c = 0;
@@ -111,7 +158,7 @@ export class FieldLines {
       switch (phase) {
         case LINE_START:
           c = buf[i]!;
-          if ((CHAR_CLASS[c]! & TCHAR) !== 0) {
+          if (TCHAR[c] === 1) {
             this.#start = i++;
             phase = NAME;
           } else if (c === CR) {
@@ -120,7 +167,7 @@ export class FieldLines {
           } else return c === LF ? BARE_LF : c === 0x20 || c === 0x09 ? OBS_FOLD : c === COLON ? EMPTY_NAME : BAD_NAME;
           break;
         case NAME:
-          while (i < n && (CHAR_CLASS[(c = buf[i]!)]! & TCHAR) !== 0) i++;
+          while (i < n && TCHAR[(c = buf[i]!)] === 1) i++;
           if (i === n) break;
           if (c !== COLON) return c === LF ? BARE_LF : BAD_NAME;
           this.#nameEnd = i++;
@@ -133,27 +180,22 @@ export class FieldLines {
           phase = VALUE;
           break;
         case VALUE:
-          while (i < n && (CHAR_CLASS[(c = buf[i]!)]! & FIELD) !== 0) i++;
+          while (i < n && FIELD[(c = buf[i]!)] === 1) i++;
           if (i === n) break;
           if (c !== CR) return c === LF ? BARE_LF : BAD_VALUE;
           this.#valueEnd = i++;
           phase = LINE_LF;
           break;
-        case LINE_LF: {
+        case LINE_LF:
           if (buf[i] !== LF) return CR_WITHOUT_LF;
-          this.lineEnd = i - 1;
-          let ve = this.#valueEnd;
-          const vs = this.#valueStart;
-          while (ve > vs && ((c = buf[ve - 1]!) === 0x20 || c === 0x09)) ve--;
-          this.spans.push(this.#start, this.#nameEnd, vs, ve);
+          this.#field(buf, this.#start, this.#nameEnd, this.#valueStart, this.#valueEnd);
           this.#i = i + 1;
           this.#phase = LINE_START;
           return FIELD_LINE;
-        }
         case BLANK_LF:
           if (buf[i] !== LF) return CR_WITHOUT_LF;
-          this.end = i + 1;
-          this.#i = i + 1;
+          this.end = this.#i = i + 1;
+          this.#phase = LINE_START;
           return END;
       }
     }

@@ -7,7 +7,7 @@
  * that two llhttp versions read differently is never one Baton reads at all.
  */
 
-import { CHAR_CLASS, TCHAR, bytesEqualLower } from './tokens.js';
+import { TCHAR, bytesEqualLower } from './tokens.js';
 
 export type FramingError =
   /** HTAB in the value. */
@@ -21,8 +21,8 @@ export type FramingError =
 
 /** The Connection fields of a head, accumulated. */
 export interface ConnectionInfo {
-  /** The tokens, lower case, in order. */
-  tokens: string[];
+  /** The tokens, lower case, in order; undefined until the first. */
+  tokens: string[] | undefined;
   close: boolean;
   keepAlive: boolean;
   upgrade: boolean;
@@ -72,7 +72,7 @@ export function parseTransferEncoding(
     while (s < t && buf[s] === 0x20) s++;
     while (t > s && buf[t - 1] === 0x20) t--;
     if (s === t) return 'not-token';
-    for (let j = s; j < t; j++) if ((CHAR_CLASS[buf[j]!]! & TCHAR) === 0) return 'not-token';
+    for (let j = s; j < t; j++) if (TCHAR[buf[j]!] !== 1) return 'not-token';
     if (chunked) return 'chunked-not-last';
     if (bytesEqualLower(buf, s, t, 'chunked')) chunked = true;
     else codings.push(latin1(buf, s, t).toLowerCase());
@@ -97,31 +97,31 @@ export function parseConnection(buf: Uint8Array, vs: number, ve: number, lineEnd
     while (t > s && (buf[t - 1] === 0x20 || buf[t - 1] === 0x09)) t--;
     i = e + 1;
     if (s === t) continue;
-    for (let j = s; j < t; j++) if ((CHAR_CLASS[buf[j]!]! & TCHAR) === 0) return 'not-token';
+    for (let j = s; j < t; j++) if (TCHAR[buf[j]!] !== 1) return 'not-token';
     switch (t - s) {
       case 5:
         if (bytesEqualLower(buf, s, t, 'close')) {
           info.close = true;
-          info.tokens.push('close');
+          (info.tokens ??= []).push('close');
           continue;
         }
         break;
       case 7:
         if (bytesEqualLower(buf, s, t, 'upgrade')) {
           info.upgrade = true;
-          info.tokens.push('upgrade');
+          (info.tokens ??= []).push('upgrade');
           continue;
         }
         break;
       case 10:
         if (bytesEqualLower(buf, s, t, 'keep-alive')) {
           info.keepAlive = true;
-          info.tokens.push('keep-alive');
+          (info.tokens ??= []).push('keep-alive');
           continue;
         }
         break;
     }
-    info.tokens.push(latin1(buf, s, t).toLowerCase());
+    (info.tokens ??= []).push(latin1(buf, s, t).toLowerCase());
   }
   return hasHtab(buf, vs, lineEnd) ? 'htab' : undefined;
 }

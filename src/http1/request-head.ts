@@ -20,7 +20,7 @@ import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './fiel
 import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo, type FramingError } from './framing-fields.js';
 import { MAX_METHOD_LENGTH, isMethodPrefix, methodOf, type Method } from './methods.js';
 import { readTarget, type TargetSpans } from './target.js';
-import { CHAR_CLASS, VCHAR, bytesEqualLower } from './tokens.js';
+import { VCHAR, bytesEqualLower } from './tokens.js';
 import type { BodyFraming, HeadLimits, RequestHead, RequestHeadResult } from './types.js';
 
 const INCOMPLETE: RequestHeadResult = Object.freeze({ kind: 'incomplete' });
@@ -44,7 +44,7 @@ export class RequestHeadParser {
   readonly #limits: HeadLimits;
   readonly #fields = new FieldLines();
   readonly #target: TargetSpans = { form: 'origin', authorityStart: -1, authorityEnd: -1, pathStart: 0 };
-  readonly #conn: ConnectionInfo = { tokens: [], close: false, keepAlive: false, upgrade: false };
+  readonly #conn: ConnectionInfo = { tokens: undefined, close: false, keepAlive: false, upgrade: false };
   #step = METHOD;
   #i = 0;
   #method: Method | undefined;
@@ -54,7 +54,6 @@ export class RequestHeadParser {
   /** Field index of Host / Upgrade, -1 while none; -2 once Connection was seen. */
   #host = -1;
   #upgrade = -1;
-  #connection = false;
   #length = -1;
   #codings: string[] | undefined;
 
@@ -69,10 +68,9 @@ export class RequestHeadParser {
     this.#method = undefined;
     this.#host = -1;
     this.#upgrade = -1;
-    this.#connection = false;
     this.#length = -1;
     this.#codings = undefined;
-    this.#conn.tokens = [];
+    this.#conn.tokens = undefined;
     this.#conn.close = this.#conn.keepAlive = this.#conn.upgrade = false;
   }
 
@@ -105,7 +103,7 @@ export class RequestHeadParser {
       this.#step = TARGET;
     }
     if (this.#step === TARGET) {
-      while (i < n && (CHAR_CLASS[(c = buf[i]!)]! & VCHAR) !== 0 && c !== 0x23) i++;
+      while (i < n && VCHAR[(c = buf[i]!)] === 1 && c !== 0x23) i++;
       if (i === n) return this.#more(buf, i, undefined);
       if (i === this.#targetStart) return decline('no request target');
       if (c === CR || c === LF) return reject(505, 'HTTP/0.9 request (no version)');
@@ -199,7 +197,7 @@ export class RequestHeadParser {
   /** Looks at the field just read, if its name is one that frames or routes the request. */
   #inspect(buf: Buffer): string | undefined {
     const f = this.#fields;
-    const k = f.spans.length - 4;
+    const k = (f.count << 2) - 4;
     const ns = f.spans[k]!;
     const ne = f.spans[k + 1]!;
     const vs = f.spans[k + 2]!;
@@ -222,8 +220,7 @@ export class RequestHeadParser {
         return undefined;
       case 10: {
         if (!bytesEqualLower(buf, ns, ne, 'connection')) return undefined;
-        this.#connection = true;
-        const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
+            const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
         return r === undefined ? undefined : framingWhy(r);
       }
       case 14: {
@@ -266,7 +263,7 @@ export class RequestHeadParser {
     const s = buf.toString('latin1', 0, size);
     const spans = this.#fields.spans;
     const headers: string[] = [];
-    for (let k = 0; k < spans.length; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
+    for (let k = 0, e = this.#fields.count << 2; k < e; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
     const t = this.#target;
     const target = s.slice(this.#targetStart, this.#targetEnd);
     let path = target;
@@ -285,7 +282,7 @@ export class RequestHeadParser {
       headers,
       body,
       keepAlive: this.#minor === 1 ? !conn.close : conn.keepAlive && !conn.close,
-      connection: this.#connection ? conn.tokens : NO_TOKENS,
+      connection: conn.tokens ?? NO_TOKENS,
       upgrade: upgrades ? headers[2 * this.#upgrade + 1]!.toLowerCase() : undefined,
     };
     return { kind: 'head', head, size };

@@ -15,7 +15,7 @@
 
 import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './field-lines.js';
 import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo } from './framing-fields.js';
-import { CHAR_CLASS, FIELD, bytesEqualLower } from './tokens.js';
+import { FIELD, bytesEqualLower } from './tokens.js';
 import type { BodyFraming, HeadLimits, ResponseHead, ResponseHeadResult } from './types.js';
 
 const INCOMPLETE: ResponseHeadResult = Object.freeze({ kind: 'incomplete' });
@@ -39,16 +39,15 @@ const PREFIX = 'HTTP/1.';
 export class ResponseHeadParser {
   readonly #limits: HeadLimits;
   readonly #fields = new FieldLines();
-  readonly #conn: ConnectionInfo = { tokens: [], close: false, keepAlive: false, upgrade: false };
+  readonly #conn: ConnectionInfo = { tokens: undefined, close: false, keepAlive: false, upgrade: false };
   #step = STATUS;
   #i = 0;
   #reasonEnd = 0;
   #length = -1;
   /** Transfer-Encoding so far: undefined while none. */
   #te: 'chunked' | 'close' | undefined;
-  #codings: string[] = [];
+  #codings: string[] | undefined;
   #connHtab = false;
-  #connection = false;
   #contentType = -1;
 
   constructor(limits: HeadLimits) {
@@ -61,11 +60,10 @@ export class ResponseHeadParser {
     this.#i = 0;
     this.#length = -1;
     this.#te = undefined;
-    this.#codings = [];
+    this.#codings = undefined;
     this.#connHtab = false;
-    this.#connection = false;
     this.#contentType = -1;
-    this.#conn.tokens = [];
+    this.#conn.tokens = undefined;
     this.#conn.close = this.#conn.keepAlive = this.#conn.upgrade = false;
   }
 
@@ -102,7 +100,7 @@ export class ResponseHeadParser {
           this.#step = STATUS_LF;
         } else return invalid(c === LF ? 'bare LF' : 'malformed status line');
       } else if (this.#step === REASON) {
-        while (i < n && (CHAR_CLASS[buf[i]!]! & FIELD) !== 0) i++;
+        while (i < n && FIELD[buf[i]!] === 1) i++;
         if (i === n) break;
         if (buf[i] !== CR) return invalid(buf[i] === LF ? 'bare LF' : 'invalid byte in the reason phrase');
         this.#reasonEnd = i;
@@ -135,7 +133,7 @@ export class ResponseHeadParser {
   /** Looks at the field just read, if its name is one that frames the response or its connection. */
   #inspect(buf: Buffer): string | undefined {
     const f = this.#fields;
-    const k = f.spans.length - 4;
+    const k = (f.count << 2) - 4;
     const ns = f.spans[k]!;
     const ne = f.spans[k + 1]!;
     const vs = f.spans[k + 2]!;
@@ -145,8 +143,7 @@ export class ResponseHeadParser {
       case 16: {
         if (!bytesEqualLower(buf, ns, ne, 'connection') && !bytesEqualLower(buf, ns, ne, 'proxy-connection')) return undefined;
         // llhttp reads Proxy-Connection as Connection: so does this, for keep-alive.
-        this.#connection = true;
-        const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
+            const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
         if (r === 'htab') this.#connHtab = true;
         else if (r !== undefined) return 'a Connection element that is not a token';
         return undefined;
@@ -167,7 +164,7 @@ export class ResponseHeadParser {
         if (!bytesEqualLower(buf, ns, ne, 'transfer-encoding')) return undefined;
         if (this.#length !== -1) return 'Content-Length with Transfer-Encoding';
         if (this.#te === 'chunked') return 'chunked not the last transfer coding';
-        const r = parseTransferEncoding(buf, vs, ve, f.lineEnd, this.#codings);
+        const r = parseTransferEncoding(buf, vs, ve, f.lineEnd, (this.#codings ??= []));
         if (r !== 'chunked' && r !== 'close') return `invalid Transfer-Encoding (${r})`;
         this.#te = r;
         return undefined;
@@ -183,12 +180,12 @@ export class ResponseHeadParser {
     const minor = buf[7] === 0x31 ? 1 : 0;
     const spans = this.#fields.spans;
     const headers: string[] = [];
-    for (let k = 0; k < spans.length; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
+    for (let k = 0, e = this.#fields.count << 2; k < e; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
 
     let body: BodyFraming;
     if (method === 'HEAD' || status < 200 || status === 204 || status === 304) body = NO_BODY;
-    else if (this.#te === 'chunked') body = this.#codings.length === 0 ? CHUNKED : { kind: 'chunked', codings: this.#codings };
-    else if (this.#te === 'close') body = { kind: 'close', codings: this.#codings };
+    else if (this.#te === 'chunked') body = this.#codings!.length === 0 ? CHUNKED : { kind: 'chunked', codings: this.#codings! };
+    else if (this.#te === 'close') body = { kind: 'close', codings: this.#codings! };
     else if (this.#length !== -1) body = { kind: 'length', length: this.#length };
     else body = CLOSE;
     const conn = this.#conn;
@@ -208,7 +205,7 @@ export class ResponseHeadParser {
       headers,
       body,
       keepAlive,
-      connection: this.#connection ? conn.tokens : NO_CODINGS,
+      connection: conn.tokens ?? NO_CODINGS,
       contentType: this.#contentType === -1 ? undefined : headers[2 * this.#contentType + 1],
     };
     return { kind: 'head', head, size };

@@ -1,38 +1,33 @@
 /**
- * The character rules every HTTP/1.x parser and writer here shares (RFC 9110 5.6.2, 5.5), as
- * one 256-entry class table: a byte's class bits say at once whether it may appear in a token,
- * a field value, a request target or a quoted string. Table lookups beat regular expressions on
- * the short strings of a head, and let the parsers test bytes without making strings first.
+ * The character rules every HTTP/1.x parser and writer here shares (RFC 9110 5.6.2, 5.5, 5.6.4),
+ * as 256-entry tables: whether a byte may appear in a token, a field value, a request target or
+ * a quoted string. Table lookups beat regular expressions on the short strings of a head, and let
+ * the parsers test bytes without making strings first.
  */
-
-/** tchar: a byte of a token (a field name, a method, a transfer coding, a chunk extension name). */
-export const TCHAR = 1;
-/** A byte of a field value: HTAB, SP, VCHAR, obs-text (no CR, LF, NUL, other CTLs or DEL). */
-export const FIELD = 2;
-/** VCHAR: visible ASCII, 0x21-0x7e (a request target's bytes). */
-export const VCHAR = 4;
-/** qdtext: a byte of a quoted string other than the quote and the backslash. */
-export const QDTEXT = 8;
-/** HEXDIG. */
-export const HEX = 16;
 
 const TOKEN_SYMBOLS = "!#$%&'*+-.^_`|~";
 
-/** The class bits of each byte. */
-export const CHAR_CLASS: Uint8Array = (() => {
+function table(member: (c: number) => boolean): Uint8Array {
   const t = new Uint8Array(256);
-  for (let c = 0; c < 256; c++) {
-    let bits = 0;
-    const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
-    if (alnum || TOKEN_SYMBOLS.includes(String.fromCharCode(c))) bits |= TCHAR;
-    if (c === 0x09 || (c >= 0x20 && c <= 0x7e) || c >= 0x80) bits |= FIELD;
-    if (c >= 0x21 && c <= 0x7e) bits |= VCHAR;
-    if (c === 0x09 || c === 0x20 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80) bits |= QDTEXT;
-    if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)) bits |= HEX;
-    t[c] = bits;
-  }
+  for (let c = 0; c < 256; c++) t[c] = member(c) ? 1 : 0;
   return t;
-})();
+}
+
+const isAlnum = (c: number): boolean => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+
+// One table per class, 1 for a member byte: hot loops test `TABLE[c] === 1` (a class bit
+// imported from another module would be a load on every byte; a table is looked up once).
+
+/** tchar: a byte of a token (a field name, a method, a transfer coding, a chunk extension name). */
+export const TCHAR: Uint8Array = table((c) => isAlnum(c) || TOKEN_SYMBOLS.includes(String.fromCharCode(c)));
+/** A byte of a field value: HTAB, SP, VCHAR, obs-text (no CR, LF, NUL, other CTLs or DEL). */
+export const FIELD: Uint8Array = table((c) => c === 0x09 || (c >= 0x20 && c <= 0x7e) || c >= 0x80);
+/** VCHAR: visible ASCII, 0x21-0x7e (a request target's bytes). */
+export const VCHAR: Uint8Array = table((c) => c >= 0x21 && c <= 0x7e);
+/** qdtext: a byte of a quoted string other than the quote and the backslash. */
+export const QDTEXT: Uint8Array = table((c) => c === 0x09 || c === 0x20 || c === 0x21 || (c >= 0x23 && c <= 0x5b) || (c >= 0x5d && c <= 0x7e) || c >= 0x80);
+/** HEXDIG. */
+export const HEX: Uint8Array = table((c) => (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66));
 
 /** Whether `s` is a non-empty token (RFC 9110 5.6.2). */
 export function isToken(s: string): boolean {
@@ -40,7 +35,7 @@ export function isToken(s: string): boolean {
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0xff || (CHAR_CLASS[c]! & TCHAR) === 0) return false;
+    if (c > 0xff || TCHAR[c] !== 1) return false;
   }
   return true;
 }
@@ -50,7 +45,7 @@ export function isFieldValue(s: string): boolean {
   const n = s.length;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0xff || (CHAR_CLASS[c]! & FIELD) === 0) return false;
+    if (c > 0xff || FIELD[c] !== 1) return false;
   }
   return true;
 }
@@ -61,7 +56,7 @@ export function isVisible(s: string): boolean {
   if (n === 0) return false;
   for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
-    if (c > 0x7e || (CHAR_CLASS[c]! & VCHAR) === 0) return false;
+    if (c > 0x7e || VCHAR[c] !== 1) return false;
   }
   return true;
 }

@@ -1,9 +1,9 @@
 import { describe, expect, test } from 'vitest';
-import { CHAR_CLASS, FIELD, HEX, QDTEXT, TCHAR, VCHAR, bytesEqualLower, isFieldValue, isToken, isVisible } from '../../../src/http1/tokens.js';
+import { FIELD, HEX, QDTEXT, TCHAR, VCHAR, bytesEqualLower, isFieldValue, isToken, isVisible } from '../../../src/http1/tokens.js';
 
-const bytesWith = (bit: number): string =>
-  [...CHAR_CLASS.keys()]
-    .filter((c) => (CHAR_CLASS[c]! & bit) !== 0)
+const bytesWith = (table: Uint8Array): string =>
+  [...table.keys()]
+    .filter((c) => table[c] === 1)
     .map((c) => String.fromCharCode(c))
     .join('');
 
