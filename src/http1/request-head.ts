@@ -18,40 +18,20 @@
 
 import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './field-lines.js';
 import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo, type FramingError } from './framing-fields.js';
-import { MAX_METHOD_LENGTH, isMethodPrefix, methodOf, type Method } from './methods.js';
-import { readTarget, type TargetSpans } from './target.js';
-import { VCHAR, bytesEqualLower } from './tokens.js';
+import { INCOMPLETE, RequestLine } from './request-line.js';
+import { bytesEqualLower } from './tokens.js';
 import type { BodyFraming, HeadLimits, RequestHead, RequestHeadResult } from './types.js';
 
-const INCOMPLETE: RequestHeadResult = Object.freeze({ kind: 'incomplete' });
 const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked', codings: Object.freeze([]) as readonly string[] });
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 
-const SP = 0x20;
-const CR = 0x0d;
-const LF = 0x0a;
-
-// Where the request line scan stands.
-const METHOD = 0;
-const TARGET = 1;
-const VERSION = 2;
-/** The protocol name is not HTTP's: waiting to see whether it is RTSP's or ICE's. */
-const OTHER = 3;
-const FIELDS = 4;
-
 export class RequestHeadParser {
   readonly #limits: HeadLimits;
+  readonly #line = new RequestLine();
   readonly #fields = new FieldLines();
-  readonly #target: TargetSpans = { form: 'origin', authorityStart: -1, authorityEnd: -1, pathStart: 0 };
   readonly #conn: ConnectionInfo = { tokens: undefined, close: false, keepAlive: false, upgrade: false };
-  #step = METHOD;
-  #i = 0;
-  #method: Method | undefined;
-  #targetStart = 0;
-  #targetEnd = 0;
-  #minor: 0 | 1 = 1;
-  /** Field index of Host / Upgrade, -1 while none; -2 once Connection was seen. */
+  /** Field index of Host / Upgrade, -1 while none. */
   #host = -1;
   #upgrade = -1;
   #length = -1;
@@ -63,9 +43,7 @@ export class RequestHeadParser {
 
   /** Forgets the head in progress; the next {@link parse} reads a new one from offset 0. */
   reset(): void {
-    this.#step = METHOD;
-    this.#i = 0;
-    this.#method = undefined;
+    this.#line.reset();
     this.#host = -1;
     this.#upgrade = -1;
     this.#length = -1;
@@ -80,103 +58,15 @@ export class RequestHeadParser {
    * looked at once across calls. Any answer but `incomplete` resets the parser.
    */
   parse(buf: Buffer): RequestHeadResult {
-    let r: RequestHeadResult | undefined = this.#step === FIELDS ? undefined : this.#requestLine(buf);
+    const line = this.#line;
+    let r: RequestHeadResult | undefined;
+    if (!line.done) {
+      r = line.scan(buf, this.#limits.maxHeadBytes);
+      if (r === undefined) this.#fields.reset(line.end);
+    }
     if (r === undefined) r = this.#fieldLines(buf);
     if (r !== INCOMPLETE) this.reset();
     return r;
-  }
-
-  #requestLine(buf: Buffer): RequestHeadResult | undefined {
-    const n = Math.min(buf.length, this.#limits.maxHeadBytes);
-    if (this.#step === OTHER) return this.#otherProtocol(buf, this.#targetEnd + 1, n);
-    let i = this.#i;
-    let c = 0;
-    if (this.#step === METHOD) {
-      while (i < n && (((c = buf[i]!) >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x5f)) i++;
-      if (i > MAX_METHOD_LENGTH) return decline('unknown method');
-      if (i === n) return this.#more(buf, i, isMethodPrefix(buf, i) ? undefined : 'unknown method');
-      if (c !== SP) return decline(i === 0 ? 'not an HTTP/1 request line' : 'invalid byte in the method');
-      const m = methodOf(buf, i);
-      if (m === undefined) return decline('unknown method');
-      this.#method = m;
-      this.#targetStart = ++i;
-      this.#step = TARGET;
-    }
-    if (this.#step === TARGET) {
-      while (i < n && VCHAR[(c = buf[i]!)] === 1 && c !== 0x23) i++;
-      if (i === n) return this.#more(buf, i, undefined);
-      if (i === this.#targetStart) return decline('no request target');
-      if (c === CR || c === LF) return reject(505, 'HTTP/0.9 request (no version)');
-      if (c !== SP) return decline(c === 0x23 ? 'fragment in the request target' : 'invalid byte in the request target');
-      this.#targetEnd = i++;
-      this.#step = VERSION;
-    }
-    // "HTTP/1.1" CRLF or "HTTP/1.0" CRLF: ten bytes from the one after the target.
-    const vs = this.#targetEnd + 1;
-    while (i < n) {
-      c = buf[i]!;
-      const k = i - vs;
-      if (k < 5) {
-        if (c !== 'HTTP/'.charCodeAt(k)) return this.#otherProtocol(buf, vs, n);
-      } else if (k === 5) {
-        if (c !== 0x31 && c !== 0x30 && c !== 0x32) return decline('unsupported HTTP version');
-      } else if (k === 6) {
-        if (c !== 0x2e) return decline('malformed HTTP version');
-      } else if (k === 7) {
-        const major = buf[i - 2];
-        if (major === 0x31 && (c === 0x30 || c === 0x31)) this.#minor = c === 0x30 ? 0 : 1;
-        else if ((major === 0x30 && c === 0x39) || (major === 0x32 && c === 0x30)) return reject(505, 'not HTTP/1.x');
-        else return decline('unsupported HTTP version');
-      } else if (k === 8) {
-        if (c !== CR) return decline(c === LF ? 'bare LF' : 'junk after the HTTP version');
-      } else {
-        if (c !== LF) return decline('CR not followed by LF');
-        return this.#lineDone(buf, i + 1);
-      }
-      i++;
-    }
-    return this.#more(buf, i, undefined);
-  }
-
-  /** The protocol name after the target is not HTTP: RTSP or ICE is refused, junk declined. */
-  #otherProtocol(buf: Buffer, start: number, n: number): RequestHeadResult {
-    const seen = n - start;
-    for (const name of ['RTSP/', 'ICE/']) {
-      let k = 0;
-      while (k < seen && k < name.length && buf[start + k] === name.charCodeAt(k)) k++;
-      if (k === name.length) return reject(505, `not HTTP (${name.slice(0, -1)})`);
-      if (k === seen) {
-        // A prefix of it so far: wait for the rest.
-        this.#step = OTHER;
-        return n >= this.#limits.maxHeadBytes ? decline('head too large') : INCOMPLETE;
-      }
-    }
-    return decline('not an HTTP/1 request line');
-  }
-
-  #lineDone(buf: Buffer, end: number): RequestHeadResult | undefined {
-    const m = this.#method!;
-    switch (m.kind) {
-      case 'connect':
-        return reject(405, 'CONNECT (Baton is not a forward proxy)');
-      case 'preface':
-        return reject(505, 'HTTP/2 connection preface');
-      case 'rtsp':
-        return decline('RTSP method with an HTTP version');
-      case 'declined':
-        return decline(`method ${m.name} is left to node:http`);
-    }
-    const why = readTarget(buf, this.#targetStart, this.#targetEnd, m.name, this.#target);
-    if (why !== undefined) return decline(why);
-    this.#step = FIELDS;
-    this.#fields.reset(end);
-    return undefined;
-  }
-
-  #more(buf: Buffer, i: number, why: string | undefined): RequestHeadResult {
-    if (why !== undefined) return decline(why);
-    this.#i = i;
-    return i >= this.#limits.maxHeadBytes ? decline('head too large') : INCOMPLETE;
   }
 
   #fieldLines(buf: Buffer): RequestHeadResult {
@@ -238,7 +128,7 @@ export class RequestHeadParser {
         if (!bytesEqualLower(buf, ns, ne, 'transfer-encoding')) return undefined;
         if (this.#codings !== undefined) return 'repeated Transfer-Encoding';
         if (this.#length !== -1) return 'Content-Length with Transfer-Encoding';
-        if (this.#minor === 0) return 'Transfer-Encoding on HTTP/1.0';
+        if (this.#line.minor === 0) return 'Transfer-Encoding on HTTP/1.0';
         const codings: string[] = [];
         const r = parseTransferEncoding(buf, vs, ve, f.lineEnd, codings);
         if (r !== 'chunked') return r === 'close' ? 'Transfer-Encoding not ending in chunked' : framingWhy(r);
@@ -251,7 +141,7 @@ export class RequestHeadParser {
   }
 
   #complete(buf: Buffer, size: number): RequestHeadResult {
-    if (this.#host === -1 && this.#minor === 1) return decline('HTTP/1.1 without Host');
+    if (this.#host === -1 && this.#line.minor === 1) return decline('HTTP/1.1 without Host');
     let body: BodyFraming = NO_BODY;
     if (this.#codings !== undefined) body = this.#codings.length === 0 ? CHUNKED : { kind: 'chunked', codings: this.#codings };
     else if (this.#length > 0) body = { kind: 'length', length: this.#length };
@@ -264,24 +154,25 @@ export class RequestHeadParser {
     const spans = this.#fields.spans;
     const headers: string[] = [];
     for (let k = 0, e = this.#fields.count << 2; k < e; k += 4) headers.push(s.slice(spans[k], spans[k + 1]), s.slice(spans[k + 2], spans[k + 3]));
-    const t = this.#target;
-    const target = s.slice(this.#targetStart, this.#targetEnd);
+    const line = this.#line;
+    const t = line.target;
+    const target = s.slice(line.targetStart, line.targetEnd);
     let path = target;
     let authority = this.#host === -1 ? undefined : headers[2 * this.#host + 1];
     if (t.form === 'absolute') {
       authority = s.slice(t.authorityStart, t.authorityEnd);
-      path = t.pathStart === this.#targetEnd ? '/' : buf[t.pathStart] === 0x3f ? '/' + s.slice(t.pathStart, this.#targetEnd) : s.slice(t.pathStart, this.#targetEnd);
+      path = t.pathStart === line.targetEnd ? '/' : buf[t.pathStart] === 0x3f ? '/' + s.slice(t.pathStart, line.targetEnd) : s.slice(t.pathStart, line.targetEnd);
     }
     const head: RequestHead = {
-      method: this.#method!.name,
+      method: line.method!.name,
       target,
       form: t.form,
       path,
       authority,
-      minor: this.#minor,
+      minor: line.minor,
       headers,
       body,
-      keepAlive: this.#minor === 1 ? !conn.close : conn.keepAlive && !conn.close,
+      keepAlive: line.minor === 1 ? !conn.close : conn.keepAlive && !conn.close,
       connection: conn.tokens ?? NO_TOKENS,
       upgrade: upgrades ? headers[2 * this.#upgrade + 1]!.toLowerCase() : undefined,
     };
@@ -306,6 +197,3 @@ function decline(reason: string): RequestHeadResult {
   return { kind: 'decline', reason };
 }
 
-function reject(status: 405 | 505, reason: string): RequestHeadResult {
-  return { kind: 'reject', status, reason };
-}
