@@ -7,9 +7,9 @@
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { compareRequest, compareResponse, type Outcome, type Splits, type Verdict } from './compare.js';
-import { chunkedBodies, mutate, mutated, requestMethod, requests, responses, splits } from './generators.js';
+import { chunkedBodies, framingVariants, mutate, mutated, requestMethod, requests, responses, splits } from './generators.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
 const params = (runs: number): fc.Parameters<unknown> => ({ numRuns: runs, ...(SEED === undefined ? {} : { seed: SEED }) });
 
@@ -58,6 +58,16 @@ describe('requests, against llhttp', () => {
     );
   });
 
+  test('requests whose framing fields are written every which way are framed as llhttp frames them, or declined', () => {
+    fc.assert(
+      fc.property(framingVariants('request'), splits, (text, cuts) => {
+        const bytes = Buffer.from(text, 'latin1');
+        count('framing requests', both((s) => compareRequest(bytes, s), cuts, bytes).outcomes);
+      }),
+      params(RUNS * 2),
+    );
+  });
+
   test('mutated chunked request bodies decode as llhttp decodes them, or are refused', () => {
     fc.assert(
       fc.property(chunkedBodies, splits, (m, cuts) => {
@@ -93,6 +103,16 @@ describe('responses, against llhttp', () => {
     );
   });
 
+  test('responses whose framing fields are written every which way are framed as llhttp frames them, or refused', () => {
+    fc.assert(
+      fc.property(framingVariants('response'), requestMethod, splits, (text, method, cuts) => {
+        const bytes = Buffer.from(text, 'latin1');
+        count('framing responses', both((s) => compareResponse(bytes, method, s), cuts, bytes).outcomes);
+      }),
+      params(RUNS * 2),
+    );
+  });
+
   test('mutated chunked response bodies decode as llhttp decodes them, or are refused', () => {
     fc.assert(
       fc.property(chunkedBodies, splits, (m, cuts) => {
@@ -107,7 +127,7 @@ describe('responses, against llhttp', () => {
   test('every property saw Baton both read and refuse', () => {
     // A differential that only ever refuses proves nothing: make sure the runs exercised both sides.
     if (process.env.FUZZ_STATS !== undefined) console.log(JSON.stringify(Object.fromEntries([...seen].map(([k, v]) => [k, Object.fromEntries(v)])), null, 1));
-    for (const name of ['mutated requests', 'mutated responses', 'chunked requests', 'chunked responses']) {
+    for (const name of ['mutated requests', 'mutated responses', 'chunked requests', 'chunked responses', 'framing requests', 'framing responses']) {
       const m = seen.get(name);
       expect(m?.get('head') ?? 0, `${name}: no input read`).toBeGreaterThan(0);
     }

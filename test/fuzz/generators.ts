@@ -243,3 +243,33 @@ export const chunkedBodies: fc.Arbitrary<{ text: string; mutations: Mutation[] }
   text: chunkedBody,
   mutations: fc.array(mutation.filter((m) => m.op !== 'gadget'), { maxLength: 2 }),
 });
+
+/** Ways to write the framing fields: spacing, case, zeros, lists, codings, folds, repeats. */
+const FRAMING_LINES: readonly string[] = [
+  'Content-Length: 5', 'Content-Length: 005', 'Content-Length:5', 'Content-Length:  5  ', 'Content-Length:\t5', 'Content-Length: 5\t',
+  'Content-Length: +5', 'Content-Length: 5, 5', 'Content-Length: 5 5', 'Content-Length: 0x5', 'Content-Length: ', 'content-length: 5',
+  'Content-Length: 99999999999999999999', 'Content-Length: 5\r\n 5', 'Content-Length: 5\r\nContent-Length: 5',
+  'Transfer-Encoding: chunked', 'transfer-encoding: CHUNKED', 'Transfer-Encoding: chunked ', 'Transfer-Encoding:chunked',
+  'Transfer-Encoding: gzip, chunked', 'Transfer-Encoding: gzip,chunked', 'Transfer-Encoding: gzip , chunked', 'Transfer-Encoding: identity, chunked',
+  'Transfer-Encoding: chunked, gzip', 'Transfer-Encoding: chunked, chunked', 'Transfer-Encoding: gzip', 'Transfer-Encoding: ,chunked',
+  'Transfer-Encoding: gzip;q=1, chunked', 'Transfer-Encoding: "chunked"', 'Transfer-Encoding: chunked\t', 'Transfer-Encoding:\tchunked',
+  'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked', 'Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked', 'Transfer-Encoding: gzip\r\n chunked',
+  'Transfer-Encoding: chunked\r\nContent-Length: 5', 'Content-Length: 5\r\nTransfer-Encoding: chunked', 'Transfer-Encoding:', 'Transfer-Encoding: chunk',
+  'Connection: close', 'Connection: close\t', 'Connection: keep-alive', 'Connection: keep-alive\t', 'Connection: Upgrade', 'Connection: content-length',
+  'Connection: close, keep-alive', 'Proxy-Connection: close', 'Upgrade: websocket', 'Expect: 100-continue', 'Host: b.test', 'Host:',
+];
+
+/** A head with a few framing lines drawn from {@link FRAMING_LINES}, a body that fits some of them, then another message. */
+export function framingVariants(kind: 'request' | 'response'): fc.Arbitrary<string> {
+  return fc
+    .record({
+      lines: fc.array(fc.constantFrom(...FRAMING_LINES), { minLength: 1, maxLength: 3 }),
+      minor: fc.constantFrom(1, 1, 0),
+      body: fc.oneof(chunkedBody, fc.constant('hello'), fc.constant(''), fc.constant('5\r\nhello\r\n0\r\n\r\n')),
+    })
+    .map(({ lines, minor, body }) => {
+      const first = kind === 'request' ? `POST /f HTTP/1.${minor}\r\nHost: a.test\r\n` : `HTTP/1.${minor} 200 OK\r\n`;
+      const next = kind === 'request' ? 'GET /next HTTP/1.1\r\nHost: a.test\r\n\r\n' : 'HTTP/1.1 204 No Content\r\n\r\n';
+      return first + lines.map((l) => l + '\r\n').join('') + '\r\n' + body + next;
+    });
+}
