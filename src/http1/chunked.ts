@@ -11,6 +11,7 @@ import { BARE_LF, CR_WITHOUT_LF, END, FIELD_LINE, FieldLines, MORE, TOO_LARGE } 
 import { ParseError, type ParseErrorCode } from './parse-error.js';
 import { FIELD, HEX, QDTEXT, TCHAR, bytesEqualLower } from './tokens.js';
 
+/** How much a chunked body may carry besides its data. */
 export interface ChunkedLimits {
   /** Bytes of the trailer section at most, its final CRLF included. */
   readonly maxTrailerBytes: number;
@@ -20,6 +21,7 @@ export interface ChunkedLimits {
   readonly maxSizeLineBytes: number;
 }
 
+/** 16 KiB and 100 fields of trailers, 4 KiB chunk-size lines. */
 export const DEFAULT_CHUNKED_LIMITS: ChunkedLimits = Object.freeze({ maxTrailerBytes: 16 * 1024, maxTrailers: 100, maxSizeLineBytes: 4096 });
 
 const CR = 0x0d;
@@ -50,6 +52,11 @@ const FAILED = 15;
 const EMPTY = Buffer.alloc(0);
 const NO_TRAILERS: readonly string[] = Object.freeze([]);
 
+/**
+ * One chunked body, fed in pieces as they arrive: `feed` until it returns the offset of the
+ * message's end, then read `trailers`; `reset` for the next body. Keeps no bytes but the trailer
+ * section's.
+ */
 export class ChunkedDecoder {
   readonly #limits: ChunkedLimits;
   #state = SIZE_START;

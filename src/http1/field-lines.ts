@@ -16,7 +16,7 @@ export const FIELD_LINE = 1;
 /** {@link FieldLines.next}: the blank line that ends the section; {@link FieldLines.end} is just past it. */
 export const END = 2;
 
-// Malformed (negative, so `code < 0` tells them apart); reasons in FIELD_ERRORS.
+// Malformed: negative, so `code < 0` tells them apart; fieldError(code) says why.
 export const BARE_LF = -1;
 export const CR_WITHOUT_LF = -2;
 export const OBS_FOLD = -3;
@@ -59,6 +59,7 @@ const VALUE = 3;
 const LINE_LF = 4;
 const BLANK_LF = 5;
 
+/** The scanner of one section's field lines; `reset` it at the offset where the section starts. */
 export class FieldLines {
   /**
    * `[nameStart, nameEnd, valueStart, valueEnd]` of each complete field, as offsets into the

@@ -9,6 +9,7 @@
 
 import { TCHAR, bytesEqualLower } from './tokens.js';
 
+/** Why a framing or Connection value is refused. */
 export type FramingError =
   /** HTAB in the value. */
   | 'htab'

@@ -8,13 +8,14 @@
  * bytes, or the writer throws: a CR or LF in a header written upstream would split the request.
  */
 
-import { isFieldValue, isToken } from './tokens.js';
+import { isFieldValue, isToken, isVisible } from './tokens.js';
 import type { BodyFraming } from './types.js';
 
 export const CRLF = '\r\n';
 /** The last chunk of a chunked body with no trailers. */
 export const LAST_CHUNK = '0\r\n\r\n';
 
+/** A method, target, name, value or reason the writer refuses to put on the wire. */
 export class InvalidFieldError extends Error {
   override readonly name = 'InvalidFieldError';
   readonly code = 'HTTP1_INVALID_FIELD';
@@ -53,7 +54,7 @@ export function framingLines(body: BodyFraming): string {
 export function requestHead(method: string, path: string, headers: readonly string[], body: BodyFraming): string {
   if (body.kind === 'close') throw new TypeError('a request body cannot be delimited by closing the connection');
   if (!isToken(method)) throw new InvalidFieldError('invalid method', method);
-  if (!isRequestTarget(path)) throw new InvalidFieldError('invalid request target', 'path');
+  if (!isVisible(path)) throw new InvalidFieldError('invalid request target', 'path');
   return `${method} ${path} HTTP/1.1\r\n${fieldLines(headers)}${framingLines(body)}\r\n`;
 }
 
@@ -90,14 +91,4 @@ export function chunkPrefix(size: number): string {
 /** The last chunk, then `trailers` (a flat list, checked) and the final CRLF. */
 export function lastChunk(trailers: readonly string[] = []): string {
   return trailers.length === 0 ? LAST_CHUNK : `0\r\n${fieldLines(trailers)}\r\n`;
-}
-
-function isRequestTarget(s: string): boolean {
-  const n = s.length;
-  if (n === 0) return false;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c <= 0x20 || c >= 0x7f) return false;
-  }
-  return true;
 }

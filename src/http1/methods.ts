@@ -13,8 +13,10 @@
  *   505), and refuses them with HTTP/x.y (declined, so llhttp answers).
  */
 
+/** What Baton does with a method (see above). */
 export type MethodKind = 'served' | 'declined' | 'connect' | 'preface' | 'rtsp';
 
+/** A method llhttp knows, and its kind. */
 export interface Method {
   readonly name: string;
   readonly kind: MethodKind;

@@ -4,6 +4,7 @@
  * decoder, which is fed from inside a data callback, throws.
  */
 
+/** What was wrong, as a stable code: match on it, never on the message. */
 export type ParseErrorCode =
   /** A chunk-size line that is not `1*HEXDIG [ chunk-ext ] CRLF` (whitespace, junk, no digits). */
   | 'HTTP1_CHUNK_SIZE'
@@ -20,6 +21,7 @@ export type ParseErrorCode =
   /** More trailer bytes or fields than the decoder allows. */
   | 'HTTP1_TRAILERS_TOO_LARGE';
 
+/** Malformed body framing; `code` says which rule was broken. */
 export class ParseError extends Error {
   override readonly name = 'ParseError';
   readonly code: ParseErrorCode;

@@ -26,6 +26,10 @@ const NO_BODY: BodyFraming = Object.freeze({ kind: 'none' });
 const CHUNKED: BodyFraming = Object.freeze({ kind: 'chunked', codings: Object.freeze([]) as readonly string[] });
 const NO_TOKENS: readonly string[] = Object.freeze([]);
 
+/**
+ * Reads request heads one after another (one parser per connection): `parse` the bytes gathered
+ * so far until the answer is not `incomplete`, then start the next head where `size` says.
+ */
 export class RequestHeadParser {
   readonly #limits: HeadLimits;
   readonly #line = new RequestLine();

@@ -13,6 +13,7 @@ import { readTarget, type TargetSpans } from './target.js';
 import { VCHAR } from './tokens.js';
 import type { RequestHeadResult } from './types.js';
 
+/** The one `incomplete` answer (compared by identity). */
 export const INCOMPLETE: RequestHeadResult = Object.freeze({ kind: 'incomplete' });
 
 const SP = 0x20;
@@ -27,6 +28,7 @@ const VERSION = 2;
 const OTHER = 3;
 const DONE = 4;
 
+/** The scanner of a request line; the request head parser owns one. */
 export class RequestLine {
   /** Once {@link scan} returned undefined: the method, the target's offsets, the version, the line's end. */
   method: Method | undefined;
@@ -39,6 +41,7 @@ export class RequestLine {
   #step = METHOD;
   #i = 0;
 
+  /** Ready for the next request line. */
   reset(): void {
     this.#step = METHOD;
     this.#i = 0;

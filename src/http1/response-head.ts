@@ -36,6 +36,10 @@ const FIELDS = 3;
 /** `HTTP/1.` then the minor version at offset 7, SP, three digits at 9-11. */
 const PREFIX = 'HTTP/1.';
 
+/**
+ * Reads response heads one after another (one parser per upstream connection): `parse` the bytes
+ * gathered so far until the answer is not `incomplete`.
+ */
 export class ResponseHeadParser {
   readonly #limits: HeadLimits;
   readonly #fields = new FieldLines();

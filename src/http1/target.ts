@@ -6,6 +6,7 @@
 
 /** Where the parts of a target lie, as offsets into the head's bytes. */
 export interface TargetSpans {
+  /** The form of the target. */
   form: 'origin' | 'absolute' | 'asterisk';
   /** The authority of an absolute-form target; -1 otherwise. */
   authorityStart: number;

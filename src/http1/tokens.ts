@@ -70,8 +70,3 @@ export function bytesEqualLower(buf: Uint8Array, start: number, end: number, low
   }
   return true;
 }
-
-/** OWS: SP or HTAB. */
-export function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}

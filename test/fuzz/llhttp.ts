@@ -70,7 +70,7 @@ export interface LlResult {
 }
 
 /** The llhttp version in this Node. */
-export const LLHTTP_VERSION = process.versions.llhttp;
+export const LLHTTP_VERSION: string = process.versions.llhttp ?? 'unknown';
 
 /**
  * Parses `bytes` as llhttp does in node:http (`request`) or its client (`response`, answering a
