@@ -4,7 +4,8 @@
  * `1*HEXDIG *( ";" token [ "=" ( token / quoted-string ) ] ) CRLF` with no whitespace anywhere
  * (llhttp tolerates none either) and, unlike llhttp, no empty extension names or values; chunk
  * data must be followed by CRLF; trailer lines are field lines (field-lines.ts) and may not be
- * Content-Length or Transfer-Encoding. They are kept, so a proxy can pass them on.
+ * Content-Length, Transfer-Encoding, Connection, Proxy-Connection or Upgrade. They are kept, so a
+ * proxy can pass them on.
  */
 
 import { BARE_LF, CR_WITHOUT_LF, END, FIELD_LINE, FieldLines, MORE, TOO_LARGE } from './field-lines.js';
@@ -48,6 +49,27 @@ const DATA_LF = 12;
 const TRAILERS = 13;
 const DONE = 14;
 const FAILED = 15;
+
+/**
+ * The fields llhttp reads for framing and the connection wherever they appear: as trailers they
+ * are refused (RFC 9110 6.5.1), not least because llhttp acts on a trailer `Connection: close`.
+ */
+function isControlField(buf: Buffer, ns: number, ne: number): boolean {
+  switch (ne - ns) {
+    case 7:
+      return bytesEqualLower(buf, ns, ne, 'upgrade');
+    case 10:
+      return bytesEqualLower(buf, ns, ne, 'connection');
+    case 14:
+      return bytesEqualLower(buf, ns, ne, 'content-length');
+    case 16:
+      return bytesEqualLower(buf, ns, ne, 'proxy-connection');
+    case 17:
+      return bytesEqualLower(buf, ns, ne, 'transfer-encoding');
+    default:
+      return false;
+  }
+}
 
 const EMPTY = Buffer.alloc(0);
 const NO_TRAILERS: readonly string[] = Object.freeze([]);
@@ -227,9 +249,7 @@ export class ChunkedDecoder {
         const k = (fields.count << 2) - 4;
         const ns = fields.spans[k]!;
         const ne = fields.spans[k + 1]!;
-        if (bytesEqualLower(this.#trailerBytes, ns, ne, 'content-length') || bytesEqualLower(this.#trailerBytes, ns, ne, 'transfer-encoding')) {
-          this.#fail('HTTP1_TRAILER', 'framing field in the trailers', i, start);
-        }
+        if (isControlField(this.#trailerBytes, ns, ne)) this.#fail('HTTP1_TRAILER', 'a framing or connection field in the trailers', i, start);
         if (fields.count > this.#limits.maxTrailers) this.#fail('HTTP1_TRAILERS_TOO_LARGE', 'too many trailer fields', i, start);
         continue;
       }

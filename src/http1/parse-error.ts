@@ -16,7 +16,7 @@ export type ParseErrorCode =
   | 'HTTP1_CHUNK_DATA'
   /** A bare LF or a CR without LF where a line should end. */
   | 'HTTP1_LINE_ENDING'
-  /** A trailer line that is not a valid field line, or a framing field sent as a trailer. */
+  /** A trailer line that is not a valid field line, or a framing or connection field sent as a trailer. */
   | 'HTTP1_TRAILER'
   /** More trailer bytes or fields than the decoder allows. */
   | 'HTTP1_TRAILERS_TOO_LARGE';

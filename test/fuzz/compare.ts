@@ -88,16 +88,17 @@ const TCHAR = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]";
 const STRICT_CHUNK_LINE = new RegExp(`^[0-9A-Fa-f]+(?:;${TCHAR}+(?:=(?:${TCHAR}+|"(?:[\\t !#-\\[\\]-~\\x80-\\xff]|\\\\[\\t -~\\x80-\\xff])*"))?)*$`);
 
 /**
- * Baton's chunked decoder refuses a few extensions llhttp takes (empty names or values, a token
- * run into a quoted string): true when some chunk-size-looking line of the body breaks the RFC
- * grammar that Baton holds to.
+ * Where Baton's chunked decoder is stricter than llhttp, on purpose: extensions with empty names
+ * or values or a token run into a quoted string (RFC 9112 7.1.1 grammar), and framing or
+ * connection fields as trailers (RFC 9110 6.5.1; llhttp closes on a trailer `Connection: close`).
+ * True when some line of the body from `from` is one of those.
  */
 export function stricterChunkRule(bytes: Buffer, from: number): boolean {
   return bytes
     .subarray(from)
     .toString('latin1')
     .split('\r\n')
-    .some((line) => /^[0-9A-Fa-f]+;/.test(line) && !STRICT_CHUNK_LINE.test(line));
+    .some((line) => (/^[0-9A-Fa-f]+;/.test(line) && !STRICT_CHUNK_LINE.test(line)) || /^(?:connection|proxy-connection|upgrade|content-length|transfer-encoding):/i.test(line));
 }
 
 function compareBody(

@@ -128,6 +128,9 @@ describe('ChunkedDecoder: as strict as llhttp (issue 17)', () => {
     ['NUL in a trailer value', '0\r\nA: b\x00\r\n\r\n', 'HTTP1_TRAILER'],
     ['Content-Length as a trailer', '0\r\nContent-Length: 5\r\n\r\n', 'HTTP1_TRAILER'],
     ['Transfer-Encoding as a trailer', '0\r\nTransfer-Encoding: chunked\r\n\r\n', 'HTTP1_TRAILER'],
+    ['Connection as a trailer (llhttp closes the connection on it)', '0\r\nConnection: close\r\n\r\n', 'HTTP1_TRAILER'],
+    ['Proxy-Connection as a trailer', '0\r\nProxy-Connection: close\r\n\r\n', 'HTTP1_TRAILER'],
+    ['Upgrade as a trailer', '0\r\nUpgrade: h2c\r\n\r\n', 'HTTP1_TRAILER'],
   ];
   for (const [what, text, code] of cases) {
     test(`${what} is refused (${code})`, () => {
