@@ -114,7 +114,7 @@ export class RequestHeadParser {
         return undefined;
       case 10: {
         if (!bytesEqualLower(buf, ns, ne, 'connection')) return undefined;
-            const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
+        const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
         return r === undefined ? undefined : framingWhy(r);
       }
       case 14: {

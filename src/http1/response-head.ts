@@ -147,7 +147,7 @@ export class ResponseHeadParser {
       case 16: {
         if (!bytesEqualLower(buf, ns, ne, 'connection') && !bytesEqualLower(buf, ns, ne, 'proxy-connection')) return undefined;
         // llhttp reads Proxy-Connection as Connection: so does this, for keep-alive.
-            const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
+        const r = parseConnection(buf, vs, ve, f.lineEnd, this.#conn);
         if (r === 'htab') this.#connHtab = true;
         else if (r !== undefined) return 'a Connection element that is not a token';
         return undefined;
