@@ -4,11 +4,12 @@
  * keep-alive) are the caller's, passed in `extra`. Framing fields come only from the framing
  * Baton itself read (`BodyFraming`), never from a header the client sent: the caller drops
  * Content-Length and Transfer-Encoding from `headers` (issue 17: a Connection-named
- * Content-Length smuggled a request). Every name must be a token and every value field-value
- * bytes, or the writer throws: a CR or LF in a header written upstream would split the request.
+ * Content-Length smuggled a request), and the writer throws if it did not. Every name must be a
+ * token and every value field-value bytes, or the writer throws: a CR or LF in a header written
+ * upstream would split the request.
  */
 
-import { isFieldValue, isToken, isVisible } from './tokens.js';
+import { isFieldValue, isToken, isVisible, tokenEqualLower } from './tokens.js';
 import type { BodyFraming } from './types.js';
 
 export const CRLF = '\r\n';
@@ -69,7 +70,10 @@ export function responseHead(minor: 0 | 1, status: number, reason: string, heade
   return `HTTP/1.${minor} ${status} ${reason}\r\n${fieldLines(headers)}${extra}\r\n`;
 }
 
-/** `name: value` CRLF for each pair of a flat list, checked. */
+/**
+ * `name: value` CRLF for each pair of a flat list, checked; Content-Length and Transfer-Encoding
+ * are refused (framing is written from a BodyFraming, see {@link framingLines}).
+ */
 export function fieldLines(headers: readonly string[]): string {
   if ((headers.length & 1) !== 0) throw new TypeError('a header list has an even number of entries');
   let out = '';
@@ -77,10 +81,15 @@ export function fieldLines(headers: readonly string[]): string {
     const name = headers[i]!;
     const value = headers[i + 1]!;
     if (!isToken(name)) throw new InvalidFieldError('invalid header name', name);
+    if (isFramingName(name)) throw new InvalidFieldError('a framing field among the headers: framing is written from what Baton read', name);
     if (!isFieldValue(value)) throw new InvalidFieldError('invalid header value', name);
     out += `${name}: ${value}\r\n`;
   }
   return out;
+}
+
+function isFramingName(name: string): boolean {
+  return name.length === 14 ? tokenEqualLower(name, 'content-length') : name.length === 17 && tokenEqualLower(name, 'transfer-encoding');
 }
 
 /** The line that opens a chunk of `size` bytes (size > 0): hex size, CRLF. Its data ends with {@link CRLF}. */

@@ -70,3 +70,10 @@ export function bytesEqualLower(buf: Uint8Array, start: number, end: number, low
   }
   return true;
 }
+
+/** Whether the token `s` spells `lower` (lower-case letters and `-`), ignoring ASCII case. */
+export function tokenEqualLower(s: string, lower: string): boolean {
+  if (s.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) if ((s.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}

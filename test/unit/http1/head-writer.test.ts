@@ -40,6 +40,13 @@ describe('requestHead', () => {
     expect(() => requestHead('GET', '/a b', [], { kind: 'none' })).toThrow(expect.objectContaining({ code: 'HTTP1_INVALID_FIELD' }));
   });
 
+  test('refuses a Content-Length or Transfer-Encoding among the headers: framing comes from what Baton read (issue 17)', () => {
+    expect(() => requestHead('POST', '/', ['content-LENGTH', '5'], { kind: 'length', length: 5 })).toThrow(expect.objectContaining({ code: 'HTTP1_INVALID_FIELD', field: 'content-LENGTH' }));
+    expect(() => requestHead('POST', '/', ['Transfer-Encoding', 'chunked'], { kind: 'none' })).toThrow(expect.objectContaining({ code: 'HTTP1_INVALID_FIELD' }));
+    expect(() => responseHead(1, 200, 'OK', ['Content-Length', '1'], '')).toThrow(expect.objectContaining({ code: 'HTTP1_INVALID_FIELD' }));
+    expect(requestHead('GET', '/', ['If-Modified-Since', 'x', 'X-Forwarded-Proto', 'https'], { kind: 'none' })).toContain('If-Modified-Since: x\r\n');
+  });
+
   test('refuses a close-delimited request body', () => {
     expect(() => requestHead('POST', '/', [], { kind: 'close', codings: [] })).toThrow(TypeError);
   });

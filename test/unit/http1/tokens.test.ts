@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { FIELD, HEX, QDTEXT, TCHAR, VCHAR, bytesEqualLower, isFieldValue, isToken, isVisible } from '../../../src/http1/tokens.js';
+import { FIELD, HEX, QDTEXT, TCHAR, VCHAR, bytesEqualLower, isFieldValue, isToken, isVisible, tokenEqualLower } from '../../../src/http1/tokens.js';
 
 const bytesWith = (table: Uint8Array): string =>
   [...table.keys()]
@@ -61,5 +61,11 @@ describe('string checks', () => {
     expect(bytesEqualLower(b, 1, 15, 'content-length')).toBe(true);
     expect(bytesEqualLower(b, 1, 14, 'content-length')).toBe(false);
     expect(bytesEqualLower(Buffer.from('content_length'), 0, 14, 'content-length')).toBe(false);
+  });
+
+  test('tokenEqualLower compares a token string ignoring case', () => {
+    expect(tokenEqualLower('Transfer-ENCODING', 'transfer-encoding')).toBe(true);
+    expect(tokenEqualLower('Transfer_Encoding', 'transfer-encoding')).toBe(false);
+    expect(tokenEqualLower('Content-Length ', 'content-length')).toBe(false);
   });
 });
