@@ -101,6 +101,14 @@ export function stricterChunkRule(bytes: Buffer, from: number): boolean {
     .some((line) => (/^[0-9A-Fa-f]+;/.test(line) && !STRICT_CHUNK_LINE.test(line)) || /^(?:connection|proxy-connection|upgrade|content-length|transfer-encoding):/i.test(line));
 }
 
+/**
+ * Baton decides a field line when it ends (a framing name at its LF, llhttp at its colon): where
+ * llhttp refused a byte before the line the bytes end in, Baton must have refused too, not wait.
+ */
+function waitsTooLong(bytes: Buffer, ll: LlResult): boolean {
+  return ll.error !== undefined && ll.error.offset < bytes.lastIndexOf(0x0a) + 1;
+}
+
 function compareBody(
   bytes: Buffer,
   at: number,
@@ -112,7 +120,7 @@ function compareBody(
   const r = readBody(bytes, at, body, splits);
   if (r === 'more') {
     if (m.end !== -1) fail('Baton wants more body, llhttp ended the message', { at, llEnd: m.end });
-    if (ll.error !== undefined) fail('Baton wants more body, llhttp refused it', { at, error: ll.error });
+    if (waitsTooLong(bytes, ll)) fail('Baton wants more body, llhttp refused it lines before', { at, error: ll.error });
     return 'incomplete';
   }
   if ('error' in r) {
@@ -143,6 +151,7 @@ export function compareRequest(bytes: Buffer, splits: Splits = [], ll: LlResult 
     }
     if (r.kind === 'incomplete') {
       if (m !== undefined) fail('Baton wants more head, llhttp read one', { off, llHeadEnd: m.headEnd });
+      if (waitsTooLong(bytes, ll)) fail('Baton wants more head, llhttp refused it lines before', { off, error: ll.error });
       parser.reset();
       outcomes.push('incomplete');
       break;
@@ -188,6 +197,7 @@ export function compareResponse(bytes: Buffer, method: string, splits: Splits = 
     }
     if (r.kind === 'incomplete') {
       if (m !== undefined) fail('Baton wants more head, llhttp read one', { off, llHeadEnd: m.headEnd });
+      if (waitsTooLong(bytes, ll)) fail('Baton wants more head, llhttp refused it lines before', { off, error: ll.error });
       parser.reset();
       outcomes.push('incomplete');
       break;
