@@ -86,7 +86,9 @@ export class ChunkedDecoder {
   #lineBytes = 0;
   /** Bytes fed before the current buffer, for error offsets. */
   #fed = 0;
+  /** The trailer section so far: the first #trailerLength bytes of a buffer that doubles as it fills. */
   #trailerBytes: Buffer = EMPTY;
+  #trailerLength = 0;
   #fields: FieldLines | undefined;
   #trailers: readonly string[] = NO_TRAILERS;
   #error: ParseError | undefined;
@@ -112,6 +114,7 @@ export class ChunkedDecoder {
     this.#lineBytes = 0;
     this.#fed = 0;
     this.#trailerBytes = EMPTY;
+    this.#trailerLength = 0;
     this.#trailers = NO_TRAILERS;
     this.#error = undefined;
   }
@@ -235,26 +238,35 @@ export class ChunkedDecoder {
   /** The trailer section from `buf[i]`: the offset past its end, or -1 when it goes on. */
   #trailerSection(buf: Buffer, i: number, start: number): number {
     const n = buf.length;
+    const before = this.#trailerLength;
     // No trailers, the common case: no copy.
-    if (this.#trailerBytes.length === 0 && i + 1 < n && buf[i] === CR && buf[i + 1] === LF) return this.#finish(i + 2, start, NO_TRAILERS);
+    if (before === 0 && i + 1 < n && buf[i] === CR && buf[i + 1] === LF) return this.#finish(i + 2, start, NO_TRAILERS);
     const max = this.#limits.maxTrailerBytes;
-    const before = this.#trailerBytes.length;
     if (before === 0) (this.#fields ??= new FieldLines()).reset(0);
+    // Copy what may be trailers (one byte past the limit tells "too large"), into a buffer that
+    // doubles as needed, so trailers trickling in are not copied over and over.
     const take = Math.min(n - i, max + 1 - before);
-    this.#trailerBytes = Buffer.concat([this.#trailerBytes, buf.subarray(i, i + take)]);
+    if (before + take > this.#trailerBytes.length) {
+      const grown = Buffer.allocUnsafe(Math.min(max + 1, Math.max(256, 2 * (before + take))));
+      this.#trailerBytes.copy(grown, 0, 0, before);
+      this.#trailerBytes = grown;
+    }
+    buf.copy(this.#trailerBytes, before, i, i + take);
+    this.#trailerLength = before + take;
+    const bytes = this.#trailerBytes.subarray(0, this.#trailerLength);
     const fields = this.#fields!;
     for (;;) {
-      const code = fields.next(this.#trailerBytes, max);
+      const code = fields.next(bytes, max);
       if (code === FIELD_LINE) {
         const k = (fields.count << 2) - 4;
         const ns = fields.spans[k]!;
         const ne = fields.spans[k + 1]!;
-        if (isControlField(this.#trailerBytes, ns, ne)) this.#fail('HTTP1_TRAILER', 'a framing or connection field in the trailers', i, start);
+        if (isControlField(bytes, ns, ne)) this.#fail('HTTP1_TRAILER', 'a framing or connection field in the trailers', i, start);
         if (fields.count > this.#limits.maxTrailers) this.#fail('HTTP1_TRAILERS_TOO_LARGE', 'too many trailer fields', i, start);
         continue;
       }
       if (code === END) {
-        const s = this.#trailerBytes.toString('latin1', 0, fields.end);
+        const s = bytes.toString('latin1', 0, fields.end);
         const list: string[] = [];
         for (let k = 0; k < fields.count << 2; k += 4) {
           list.push(s.slice(fields.spans[k], fields.spans[k + 1]), s.slice(fields.spans[k + 2], fields.spans[k + 3]));
@@ -275,6 +287,7 @@ export class ChunkedDecoder {
     this.#state = DONE;
     this.#trailers = trailers;
     this.#trailerBytes = EMPTY;
+    this.#trailerLength = 0;
     this.#fed += end - start;
     return end;
   }

@@ -123,6 +123,24 @@ describe('RequestHeadParser: the subset Baton serves', () => {
     expect(trickle(text)).toEqual({ result: parse(text), at: text.length });
   });
 
+  test('bytes trickling in are each looked at a bounded number of times, however long the line', () => {
+    const text = `GET /${'p'.repeat(3000)} HTTP/1.1\r\nHost: a\r\nX: ${'v'.repeat(20000)}`;
+    const bytes = Buffer.from(text, 'latin1');
+    let reads = 0;
+    const p = new RequestHeadParser({ maxHeadBytes: 64 * 1024, maxHeaders: 10 });
+    for (let n = 7; n <= bytes.length; n += 7) {
+      // A view whose byte reads are counted.
+      const view = new Proxy(bytes.subarray(0, n), {
+        get(target, key) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+          return Reflect.get(target, key) as unknown;
+        },
+      });
+      expect(p.parse(view).kind).toBe('incomplete');
+    }
+    expect(reads).toBeLessThan(3 * bytes.length);
+  });
+
   test('a head is incomplete until its blank line', () => {
     expect(parse('GET / HTTP/1.1\r\nHost: a\r\n')).toEqual({ kind: 'incomplete' });
     expect(parse('GET / HTTP/1.1\r\nHost: a\r\n\r')).toEqual({ kind: 'incomplete' });

@@ -104,6 +104,22 @@ describe('ResponseHeadParser: heads and their framing (RFC 9112 6.3)', () => {
     expect(head('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nContent-Type: x\r\n\r\n').contentType).toBe('text/event-stream');
   });
 
+  test('bytes trickling in are each looked at a bounded number of times, however long the line', () => {
+    const bytes = Buffer.from(`HTTP/1.1 200 ${'r'.repeat(3000)}\r\nX: ${'v'.repeat(20000)}`, 'latin1');
+    let reads = 0;
+    const p = new ResponseHeadParser(LIMITS);
+    for (let n = 7; n <= bytes.length; n += 7) {
+      const view = new Proxy(bytes.subarray(0, n), {
+        get(target, key) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+          return Reflect.get(target, key) as unknown;
+        },
+      });
+      expect(p.parse(view, 'GET').kind).toBe('incomplete');
+    }
+    expect(reads).toBeLessThan(3 * bytes.length);
+  });
+
   test('a head that arrives byte by byte is the same head as one read at once', () => {
     const text = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nConnection: keep-alive\r\nX: y\r\n\r\n';
     expect(trickle(text)).toEqual({ result: parse(text), at: text.length });
