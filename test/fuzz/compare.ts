@@ -7,7 +7,9 @@
  * target, version, header list, upgrade and end; its body must decode to llhttp's body and
  * trailers and end where llhttp's message ends; Baton keeps a connection alive only when llhttp
  * does. Responses: Baton may call invalid what llhttp takes, never the reverse, and a head it
- * reads must agree with llhttp's as above.
+ * reads must agree with llhttp's as above. Both: where llhttp refused a byte before the line the
+ * bytes end in, Baton must not still be waiting for more; a body Baton's decoder refuses must be
+ * one llhttp refuses too, or break a rule Baton holds to on purpose (stricterChunkRule).
  */
 
 import { ChunkedDecoder } from '../../src/http1/chunked.js';
