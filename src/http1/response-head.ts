@@ -2,7 +2,8 @@
  * An upstream's response head, read strictly from bytes as they arrive: `invalid` for all that
  * llhttp (in response mode, as Node's http client runs it) refuses, and for more: any version
  * but HTTP/1.0 and 1.1, a reason phrase with CTLs, leading blank lines, obs-fold anywhere (llhttp
- * refuses it too), a repeated Content-Length (llhttp refuses even identical ones), Content-Length
+ * refuses it too), conflicting Content-Lengths (identical ones on two lines are read as one, where
+ * llhttp refuses them: the answer reaches the client with one), Content-Length
  * with Transfer-Encoding, a Transfer-Encoding that is not a clean token list or applies chunked
  * before another coding, a head over the limits whether it arrives in one read or many. Each
  * refusal is said at the first byte that makes it so.
@@ -48,6 +49,7 @@ export class ResponseHeadParser {
   #i = 0;
   #reasonEnd = 0;
   #length = -1;
+  #lengthText = '';
   /** Transfer-Encoding so far: undefined while none. */
   #te: 'chunked' | 'close' | undefined;
   #codings: string[] | undefined;
@@ -157,11 +159,15 @@ export class ResponseHeadParser {
         return undefined;
       case 14: {
         if (!bytesEqualLower(buf, ns, ne, 'content-length')) return undefined;
-        if (this.#length !== -1) return 'repeated Content-Length';
         if (this.#te !== undefined) return 'Content-Length with Transfer-Encoding';
         const n = parseContentLength(buf, vs, ve, f.lineEnd);
         if (n < 0) return 'invalid Content-Length';
+        // The one leniency over llhttp: the same length on two lines is one length (RFC 9110
+        // 8.6 allows it), and the client gets it once (issue 17: forwarded twice, clients refused it).
+        const text = buf.toString('latin1', vs, ve);
+        if (this.#length !== -1 && this.#lengthText !== text) return 'conflicting Content-Lengths';
         this.#length = n;
+        this.#lengthText = text;
         return undefined;
       }
       case 17: {
