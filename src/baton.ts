@@ -1,33 +1,27 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
-import type { Instance, Runtime } from './runtime/runtime.js';
-import { Service } from './service.js';
+import type { Runtime } from './runtime/runtime.js';
+import { Service, type Supervision, type SwapKind } from './service.js';
 import { ProxyServer } from './proxy/server.js';
-import { NodeForwarder } from './proxy/forward-node.js';
-import { HttpProxy3Forwarder } from './proxy/forward-http-proxy3.js';
-import { NetForwarder } from './proxy/forward-net.js';
-import { UndiciForwarder } from './proxy/forward-undici.js';
-import type { Forwarder, ForwarderHooks } from './proxy/forwarder.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
 import { readTokenFile } from './control/token.js';
 import type { ControlApi, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
-import { swap, isDone, type SwapEvent } from './swap/swap.js';
+import { endCanary, promote, startCanary, swap, type DoneEvent, type SwapDeps, type SwapEvent } from './swap/swap.js';
 import { StateStore, type SavedState } from './state/store.js';
-import { Upstream } from './upstream/upstream.js';
+import { applyReload, type ReloadReport, type ReloadTarget } from './reload.js';
+import { loadConfig } from './config/load.js';
+import { bringUp, listenError } from './bring-up.js';
 import { waitHealthy, probe } from './upstream/health.js';
 import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
-
-export type ForwarderName = 'net' | 'node' | 'http-proxy-3' | 'undici';
 
 export interface BatonOptions {
   config: Config;
   log: Logger;
   /** Builds the runtime of a service (process or Docker). */
   makeRuntime: (service: ServiceConfig, log: Logger) => Promise<Runtime>;
-  forwarder?: ForwarderName;
   /** Grace between SIGTERM (docker stop) and the forceful kill of an old version. */
   stopGraceMs?: number;
   version?: string;
@@ -50,12 +44,17 @@ export class Baton implements ControlApi {
   readonly #stopping = new AbortController();
   readonly #swaps = new Set<Promise<unknown>>();
   #proxy: ProxyServer | undefined;
+  /** The config now applied (a reload replaces it). */
+  #config: Config;
+  #reloading: Promise<ReloadReport> | undefined;
+  readonly #retiring = new Set<Promise<void>>();
   #control: ControlServer | undefined;
   #listen = '';
   #startedAt = Date.now();
 
   constructor(opts: BatonOptions) {
     this.#opts = opts;
+    this.#config = opts.config;
     this.#log = opts.log;
     this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }), maxPerAddress: opts.config.limits.noticeSocketsPerClient });
     this.#metrics = new Metrics(() => [...this.#services.values()]);
@@ -72,7 +71,7 @@ export class Baton implements ControlApi {
    * the control socket. Resolves when all services are healthy and both listen.
    */
   async start(): Promise<void> {
-    const { config } = this.#opts;
+    const config = this.#config;
     this.#control = new ControlServer({
       path: config.control.socket,
       api: this,
@@ -81,12 +80,9 @@ export class Baton implements ControlApi {
     });
     await this.#control.check();
     const saved = await this.#state.read();
-    for (const sc of Object.values(config.services)) {
-      const log = this.#log.child({ service: sc.name });
-      this.#services.set(sc.name, new Service(sc, await this.#opts.makeRuntime(sc, log), log));
-    }
-    // Services come up in parallel; Baton is ready only when all are.
-    await Promise.all([...this.#services.values()].map((s) => this.#bringUp(s, saved)));
+    for (const sc of Object.values(config.services)) this.#services.set(sc.name, await this.#makeService(sc));
+    // The listener is bound before any app starts (a taken port fails fast, naming it); until a
+    // service is up, its requests wait at its gate as in a swap's hold.
     this.#proxy = new ProxyServer({
       listen: config.listen,
       services: [...this.#services.values()],
@@ -94,14 +90,22 @@ export class Baton implements ControlApi {
       trustedProxies: config.trustedProxies,
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
-      makeForwarder: (hooks) => makeForwarder(this.#opts.forwarder ?? DEFAULT_FORWARDER, hooks),
       observer: this.#metrics,
     });
-    const bound = await this.#proxy.listen();
+    const bound = await this.#proxy.listen().catch((err: NodeJS.ErrnoException) => {
+      throw listenError(err, 'listen', config.listen);
+    });
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+    for (const s of this.#services.values()) s.gate.hold('swap');
+    try {
+      // Services come up in parallel; Baton is ready only when all are.
+      await Promise.all([...this.#services.values()].map((s) => bringUp(s, saved.services[s.name], this.#swapDeps())));
+    } finally {
+      for (const s of this.#services.values()) s.gate.release('swap');
+    }
     await this.#control.listen();
     await this.#persist();
-    this.#log.info({ listen: this.#listen, control: config.control.socket, forwarder: this.#proxy.forwarderName, services: [...this.#services.keys()] }, 'baton started');
+    this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()] }, 'baton started');
   }
 
   /**
@@ -117,12 +121,10 @@ export class Baton implements ControlApi {
     this.#hub.close();
     const drainMs = Math.max(0, ...[...this.#services.values()].map((s) => s.config.drain.timeoutMs));
     const deadline = AbortSignal.timeout(drainMs);
-    await Promise.all(
-      [...this.#services.values()].flatMap((s) => s.upstreams().map((u) => u.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))),
-    );
+    await Promise.all([...this.#services.values()].flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))));
     // Swaps in progress end their drains early; wait for them so no state write is cut.
     this.#stopping.abort();
-    await Promise.allSettled([...this.#swaps]);
+    await Promise.allSettled([...this.#swaps, ...this.#retiring]);
     proxy?.closeAll();
     await closing;
     await this.#control?.close();
@@ -145,22 +147,59 @@ export class Baton implements ControlApi {
     for (const [name, s] of this.#services) services[name] = s.status();
     return {
       services,
-      baton: { version: BATON_VERSION, pid: process.pid, listen: this.#listen, forwarder: this.#proxy?.forwarderName ?? '', uptime_s: Math.round((Date.now() - this.#startedAt) / 1000) },
+      baton: { version: BATON_VERSION, pid: process.pid, started_at: new Date(this.#startedAt).toISOString(), listen: this.#listen, uptime_s: Math.round((Date.now() - this.#startedAt) / 1000) },
     };
   }
 
-  deploy(name: string, version: string, emit: (e: SwapEvent) => void): Promise<SwapEvent> {
+  deploy(name: string, version: string, emit: (e: SwapEvent) => void, opts: { canary?: number } = {}): Promise<SwapEvent> {
     const service = this.#service(name);
     const bad = validateVersion(version);
     if (bad !== undefined) return Promise.reject(new BatonError('BAD_VERSION', `version ${JSON.stringify(version)}: ${bad}`));
-    return this.#runSwap(service, version, 'deploy', emit);
+    const canary = service.canary;
+    if (canary !== undefined) {
+      return Promise.reject(
+        new BatonError('CANARY_IN_PROGRESS', `${name} has a canary of ${canary.release.version} at ${canary.percent}%: promote or roll it back first`, { details: { service: name, version: canary.release.version } }),
+      );
+    }
+    const { canary: percent } = opts;
+    if (percent !== undefined) {
+      if (!Number.isInteger(percent) || percent < 1 || percent > 99) return Promise.reject(new BatonError('BAD_REQUEST', `canary: expected a percentage from 1 to 99, got ${JSON.stringify(percent)}`));
+      return this.#track(service, 'canary', () => startCanary(service, version, percent, this.#swapDeps(), emit));
+    }
+    return this.#track(service, 'deploy', () => swap(service, version, 'deploy', this.#swapDeps(), emit));
   }
 
   rollback(name: string, emit: (e: SwapEvent) => void): Promise<SwapEvent> {
     const service = this.#service(name);
+    if (service.canary !== undefined) return this.#track(service, 'rollback', () => endCanary(service, this.#swapDeps(), emit));
     const previous = service.previousVersion;
     if (previous === undefined) return Promise.reject(new BatonError('NO_PREVIOUS_VERSION', `${name} has no previous version to roll back to`));
-    return this.#runSwap(service, previous, 'rollback', emit);
+    return this.#track(service, 'rollback', () => swap(service, previous, 'rollback', this.#swapDeps(), emit));
+  }
+
+  promote(name: string, emit: (e: SwapEvent) => void): Promise<SwapEvent> {
+    const service = this.#service(name);
+    return this.#track(service, 'promote', () => promote(service, this.#swapDeps(), emit));
+  }
+
+  /** Re-read the config file and apply it (see reload.ts). One at a time; an invalid file changes nothing. */
+  reload(): Promise<ReloadReport> {
+    if (this.#reloading !== undefined) return Promise.reject(new BatonError('RELOAD_IN_PROGRESS', 'a reload is already running'));
+    if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
+    const file = this.#config.file;
+    if (file === '<default>') return Promise.reject(new BatonError('BAD_REQUEST', 'Baton serves its embedded default: there is no config file to reload (start it with -c FILE)'));
+    const run = (async () => {
+      const next = await loadConfig(file);
+      const report = await applyReload(this.#reloadTarget(), this.#config, next, this.#log);
+      this.#config = next;
+      return report;
+    })();
+    this.#reloading = run;
+    void run.then(
+      () => (this.#reloading = undefined),
+      () => (this.#reloading = undefined),
+    );
+    return run;
   }
 
   pause(name: string, timeoutMs: number | undefined): PauseReply {
@@ -193,61 +232,78 @@ export class Baton implements ControlApi {
     return s;
   }
 
-  #runSwap(service: Service, version: string, kind: 'deploy' | 'rollback', emit: (e: SwapEvent) => void): Promise<SwapEvent> {
+  /** Run a swap of `service`, counted in metrics and awaited by stop(). */
+  #track(service: Service, kind: SwapKind, start: () => Promise<DoneEvent>): Promise<SwapEvent> {
     if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
-    const run = swap(service, version, kind, { notify: (n) => this.#hub.broadcast(n), persist: () => this.#persist(), signal: this.#stopping.signal, stopGraceMs: this.#stopGrace() }, emit);
+    let run: Promise<DoneEvent>;
+    try {
+      run = start();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.#swaps.add(run);
     void run.then(
       (done) => {
         this.#swaps.delete(run);
-        if (isDone(done)) this.#metrics.swapped(service.name, kind, done.ok, done.ms);
+        this.#metrics.swapped(service.name, kind, done.ok, done.ms);
       },
       () => this.#swaps.delete(run),
     );
     return run;
   }
 
-  /**
-   * Serve the remembered version, else the version of a healthy running instance, else the
-   * configured one. A running instance of the chosen version that answers its health check is
-   * adopted, not restarted; every other instance Baton left behind for the service is removed.
-   */
-  async #bringUp(service: Service, saved: SavedState): Promise<void> {
-    const log = service.log;
-    const remembered = saved.services[service.name];
-    const running = await service.runtime.findRunning();
-    let instance: Instance | undefined;
-    // Newest first, so an older one of the same version (a deploy cut short) is the fallback.
-    for (const candidate of running) {
-      if (remembered !== undefined && candidate.version !== remembered.version) continue;
-      if (await isUp(candidate, service)) {
-        instance = candidate;
-        break;
-      }
-    }
-    const version = instance?.version ?? remembered?.version ?? service.config.version;
-    if (instance !== undefined) log.info({ version, id: instance.id }, 'running instance adopted');
-    else instance = await this.#startHealthy(service, version);
-    service.activate(new Upstream(instance), remembered?.previous);
-    // The rest are leftovers (replaced while Baton was down, or cut short by a crash): remove
-    // them in the background, so serving the adopted one does not wait on their stop grace.
-    // Started before the control socket opens, so no deploy's new container is among them.
-    const kept = instance;
-    const removing = service.runtime.removeStale
-      ? service.runtime.removeStale([kept], this.#stopGrace())
-      : Promise.all(running.filter((other) => other !== kept).map((other) => other.stop(this.#stopGrace())));
-    void removing.catch((err: unknown) => log.warn({ err }, 'stale instances not removed'));
+  async #makeService(config: ServiceConfig): Promise<Service> {
+    const log = this.#log.child({ service: config.name });
+    return new Service(config, await this.#opts.makeRuntime(config, log), log, this.#supervision());
   }
 
-  async #startHealthy(service: Service, version: string): Promise<Instance> {
-    const instance = await service.runtime.start({ version, signal: this.#stopping.signal });
-    const health = await waitHealthy(instance, service.config.health, this.#stopping.signal);
-    if (health.ok) return instance;
-    await instance.stop(this.#stopGrace());
-    const output = instance.recentOutput().slice(-5).join('\n  ');
-    throw new BatonError('HEALTH_DEADLINE', `${service.name} ${version} did not become healthy (${health.reason}; last probe: ${health.lastStatus})${output === '' ? '' : `\n  ${output}`}`, {
-      details: { service: service.name, version },
-    });
+  #reloadTarget(): ReloadTarget {
+    return {
+      services: this.#services,
+      makeService: (config) => this.#makeService(config),
+      makeRuntime: (config, service) => this.#opts.makeRuntime(config, service.log),
+      bringUp: async (service) => {
+        const saved = await this.#state.read().catch(() => ({ services: {} }) as SavedState);
+        service.gate.hold('swap');
+        try {
+          await bringUp(service, saved.services[service.name], this.#swapDeps());
+        } finally {
+          service.gate.release('swap');
+        }
+      },
+      retire: (service) => {
+        const done = this.#retire(service);
+        this.#retiring.add(done);
+        void done.finally(() => this.#retiring.delete(done));
+      },
+      route: (services) => this.#proxy?.route(services),
+      reconfigure: (next) => this.#proxy?.reconfigure(next.limits, next.trustedProxies),
+      persist: () => this.#persist(),
+    };
+  }
+
+  /** A service removed by a reload: its held requests go on, its traffic drains, its instances stop. */
+  async #retire(service: Service): Promise<void> {
+    service.shutdown();
+    const { drain } = service.config;
+    await Promise.all(service.releases().map((r) => r.drain({ timeoutMs: drain.timeoutMs, websocketGraceMs: drain.websocketGraceMs, signal: this.#stopping.signal })));
+    await Promise.all(service.releases().map((r) => r.stop(this.#stopGrace())));
+    service.runtime.close?.();
+    service.log.info('service removed');
+  }
+
+  #supervision(): Supervision {
+    return { probe, health: (instance, health, signal) => waitHealthy(instance, health, signal), stopGraceMs: this.#stopGrace() };
+  }
+
+  #swapDeps(): SwapDeps {
+    return {
+      notify: (n, only) => this.#hub.broadcast(n, only),
+      persist: () => this.#persist(),
+      health: waitHealthy,
+      signal: this.#stopping.signal,
+      stopGraceMs: this.#stopGrace(),
+    };
   }
 
   #persist(): Promise<void> {
@@ -262,33 +318,5 @@ export class Baton implements ControlApi {
 
   #stopGrace(): number {
     return this.#opts.stopGraceMs ?? 10_000;
-  }
-}
-
-async function isUp(instance: Instance, service: Service): Promise<boolean> {
-  const status = await probe(instance.host, instance.port, service.config.health.path, service.config.health.timeoutMs);
-  if (typeof status !== 'number' || status < 200 || status >= 300) return false;
-  const native = await instance.nativeHealth();
-  return native === 'healthy' || native === 'none';
-}
-
-/**
- * The lean forwarder is the default: fastest behind the Forwarder interface and passing every
- * correctness test (issue 5; the numbers are in the README). `node` stays for services with
- * `notify.inject` (the proxy hands those to it) and as a fallback; `http-proxy-3` and `undici` for
- * comparison.
- */
-const DEFAULT_FORWARDER: ForwarderName = 'net';
-
-function makeForwarder(name: ForwarderName, hooks: ForwarderHooks): Forwarder {
-  switch (name) {
-    case 'net':
-      return new NetForwarder(hooks);
-    case 'http-proxy-3':
-      return new HttpProxy3Forwarder(hooks);
-    case 'node':
-      return new NodeForwarder(hooks);
-    case 'undici':
-      return new UndiciForwarder(hooks);
   }
 }

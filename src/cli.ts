@@ -45,13 +45,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 
   if (command === 'start') {
     if (positionals.length > 0) return usage(`start takes no arguments (got "${positionals[0]}")`, command);
-    // net: the lean forwarder, fastest of the four and passing every test (issue 5, README "Forwarders").
-    const forwarder = options.forwarder ?? env.BATON_FORWARDER ?? 'net';
-    if (forwarder !== 'net' && forwarder !== 'node' && forwarder !== 'http-proxy-3' && forwarder !== 'undici') return usage(`--forwarder: expected net, node, http-proxy-3 or undici, got "${forwarder}"`, command);
     const config = options.config === undefined && !existsSync(DEFAULT_CONFIG) ? defaultConfig() : await loadConfig(path.resolve(options.config ?? DEFAULT_CONFIG));
     if (config.file === '<default>') process.stderr.write(`baton: no ${DEFAULT_CONFIG} here: serving the embedded default (the demo app)\n`);
     const { runStart } = await import('./cli/start.js');
-    return runStart(config, { env, forwarder, logLevel: env.BATON_LOG_LEVEL ?? 'info' });
+    return runStart(config, { env, logLevel: env.BATON_LOG_LEVEL ?? 'info' });
   }
 
   const socket = options.socket ?? env.BATON_SOCKET ?? (options.config !== undefined ? (await loadConfig(path.resolve(options.config))).control.socket : './baton.sock');

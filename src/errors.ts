@@ -14,6 +14,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'SWAP_IN_PROGRESS'
   | 'NO_PREVIOUS_VERSION'
+  | 'NO_CANARY'
+  | 'RELOAD_IN_PROGRESS'
+  | 'CANARY_IN_PROGRESS'
   | 'START_FAILED'
   | 'IMAGE_NOT_FOUND'
   | 'EXITED'
@@ -21,6 +24,7 @@ export type ErrorCode =
   | 'HEALTH_DEADLINE'
   | 'ABORTED'
   | 'SOCKET_UNSAFE'
+  | 'LISTEN_FAILED'
   | 'PAYLOAD_TOO_LARGE'
   | 'INTERNAL';
 
@@ -52,12 +56,15 @@ export function statusOf(code: ErrorCode): number {
     case 'NOT_FOUND':
       return 404;
     case 'SWAP_IN_PROGRESS':
+    case 'CANARY_IN_PROGRESS':
+    case 'RELOAD_IN_PROGRESS':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;
     case 'BAD_VERSION':
     case 'BAD_DURATION':
     case 'NO_PREVIOUS_VERSION':
+    case 'NO_CANARY':
       return 422;
     case 'INTERNAL':
       return 500;

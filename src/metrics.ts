@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue, type MetricValueWithName } from 'prom-client';
 import type { Service } from './service.js';
-import type { ProxyObserver } from './proxy/server.js';
+import type { ProxyObserver } from './proxy/request-path.js';
+import type { ExchangeRecord } from './proxy/exchange.js';
 import type { HoldOutcome } from './swap/gate.js';
 
 /**
@@ -12,7 +13,8 @@ import type { HoldOutcome } from './swap/gate.js';
  */
 export class Metrics implements ProxyObserver {
   readonly registry = new Registry();
-  readonly #requests = new Map<string, ServiceRequests>();
+  /** service -> version -> counts. */
+  readonly #requests = new Map<string, Map<string, ServiceRequests>>();
   readonly #held: Histogram<'service' | 'outcome'>;
   readonly #swaps: Counter<'service' | 'kind' | 'outcome'>;
   readonly #swapSeconds: Histogram<'service' | 'kind'>;
@@ -24,14 +26,21 @@ export class Metrics implements ProxyObserver {
     this.registry.registerMetric(
       scrapeOnly('baton_requests_total', 'Requests answered, by service, method class and status class.', 'counter', () => {
         const values: MetricValue<string>[] = [];
-        for (const [service, r] of requests) r.countSamples(service, values);
+        for (const [service, versions] of requests) ServiceRequests.sum(versions.values()).countSamples({ service }, values);
+        return values;
+      }),
+    );
+    this.registry.registerMetric(
+      scrapeOnly('baton_version_requests_total', 'Requests answered, by service, version (a canary apart from the rest) and status class.', 'counter', () => {
+        const values: MetricValue<string>[] = [];
+        for (const [service, versions] of requests) for (const [version, r] of versions) r.countSamples({ service, version }, values);
         return values;
       }),
     );
     this.registry.registerMetric(
       scrapeOnly('baton_request_duration_seconds', 'Time from request arrival to the end of the response, hold included.', 'histogram', () => {
         const values: MetricValueWithName<string>[] = [];
-        for (const [service, r] of requests) r.durationSamples('baton_request_duration_seconds', service, values);
+        for (const [service, versions] of requests) ServiceRequests.sum(versions.values()).durationSamples('baton_request_duration_seconds', service, values);
         return values;
       }),
     );
@@ -58,6 +67,36 @@ export class Metrics implements ProxyObserver {
       },
     });
     new Gauge({
+      name: 'baton_instance_inflight_requests',
+      help: 'Requests in flight per instance (address) of each version.',
+      labelNames: ['service', 'version', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services()) for (const r of s.releases()) for (const u of r.upstreams) this.set({ service: s.name, version: r.version, address: u.address }, u.inflight);
+      },
+    });
+    new Gauge({
+      name: 'baton_instance_up',
+      help: '1 when an instance is in the rotation (running, healthy, not ejected), else 0.',
+      labelNames: ['service', 'version', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services()) for (const r of s.releases()) for (const u of r.upstreams) this.set({ service: s.name, version: r.version, address: u.address }, u.available ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'baton_instance_restarts',
+      help: 'Times an instance was replaced after it exited on its own (supervision).',
+      labelNames: ['service', 'version', 'address'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of services()) for (const r of s.releases()) for (const u of r.upstreams) this.set({ service: s.name, version: r.version, address: u.address }, u.restarts);
+      },
+    });
+    new Gauge({
       name: 'baton_websockets',
       help: 'Proxied WebSockets open, per service.',
       labelNames: ['service'],
@@ -68,13 +107,13 @@ export class Metrics implements ProxyObserver {
     });
   }
 
-  requestFinished(service: string, method: string, status: number, seconds: number): void {
-    let r = this.#requests.get(service);
-    if (r === undefined) {
-      r = new ServiceRequests();
-      this.#requests.set(service, r);
-    }
-    r.record(methodClass(method), status, seconds);
+  requestFinished(x: ExchangeRecord): void {
+    let versions = this.#requests.get(x.service);
+    if (versions === undefined) this.#requests.set(x.service, (versions = new Map()));
+    const version = x.upstream?.version ?? 'none';
+    let r = versions.get(version);
+    if (r === undefined) versions.set(version, (r = new ServiceRequests()));
+    r.record(methodClass(x.method), x.status, x.durationMs / 1000);
   }
 
   held(service: string, outcome: HoldOutcome, ms: number): void {
@@ -134,11 +173,23 @@ class ServiceRequests {
     this.#count++;
   }
 
-  countSamples(service: string, into: MetricValue<string>[]): void {
+  /** The counts of several, added up (a service across its versions). */
+  static sum(all: Iterable<ServiceRequests>): ServiceRequests {
+    const total = new ServiceRequests();
+    for (const r of all) {
+      for (let i = 0; i < r.#counts.length; i++) total.#counts[i]! += r.#counts[i]!;
+      for (let i = 0; i < r.#buckets.length; i++) total.#buckets[i]! += r.#buckets[i]!;
+      total.#sum += r.#sum;
+      total.#count += r.#count;
+    }
+    return total;
+  }
+
+  countSamples(labels: { service: string; version?: string }, into: MetricValue<string>[]): void {
     for (let m = 0; m < METHOD_CLASSES.length; m++) {
       for (let c = 0; c < STATUS_CLASSES.length; c++) {
         const value = this.#counts[m * STATUS_CLASSES.length + c]!;
-        if (value > 0) into.push({ value, labels: { service, method: METHOD_CLASSES[m]!, code: STATUS_CLASSES[c]! } });
+        if (value > 0) into.push({ value, labels: { ...labels, method: METHOD_CLASSES[m]!, code: STATUS_CLASSES[c]! } });
       }
     }
   }

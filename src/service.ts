@@ -1,11 +1,26 @@
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/types.js';
-import type { Runtime } from './runtime/runtime.js';
+import type { Instance, Runtime } from './runtime/runtime.js';
 import { Gate } from './swap/gate.js';
+import type { Release } from './upstream/release.js';
 import type { Upstream } from './upstream/upstream.js';
+import { HealthMonitor, type Probe } from './upstream/monitor.js';
+import { Supervisor } from './upstream/supervisor.js';
+import type { HealthResult } from './upstream/health.js';
 import { BatonError } from './errors.js';
 
+/** Which side of a canary a request is on. */
+export type Side = 'stable' | 'canary';
+
+/** What keeps a serving release whole: running health checks and the replacement of crashed instances. */
+export interface Supervision {
+  probe: Probe;
+  health: (instance: Instance, health: ServiceConfig['health'], signal: AbortSignal) => Promise<HealthResult>;
+  stopGraceMs: number;
+}
+
 export type ServiceState = 'serving' | 'swapping' | 'paused';
+export type SwapKind = 'deploy' | 'rollback' | 'canary' | 'promote';
 
 /** The body of one service in GET /v1/status (the contract's fields first). */
 export interface ServiceStatus {
@@ -14,49 +29,117 @@ export interface ServiceStatus {
   previous: { version: string } | null;
   inflight: number;
   queued: number;
-  /** Whether the active version's instance is running (false once it exited by itself). */
+  /** Whether every instance of the active version runs and passes its health checks. */
   healthy: boolean;
+  /** The active version's instances. */
+  replicas: ReplicaStatus[];
+  canary: { version: string; percent: number; replicas: ReplicaStatus[] } | null;
   websockets: number;
-  swapping: { version: string; kind: SwapKind } | null;
+  hosts: string[];
+  swapping: SwapProgress | null;
   paused_until: string | null;
   draining: Array<{ version: string; inflight: number; websockets: number }>;
 }
 
-export type SwapKind = 'deploy' | 'rollback';
+export interface ReplicaStatus {
+  address: string;
+  id: string;
+  healthy: boolean;
+  inflight: number;
+  restarts: number;
+  /** Out of the rotation for a backoff after a failed connection (passive health). */
+  ejected: boolean;
+}
+
+/** The swap in progress, as status shows it (the CLI prints it while a deploy waits). */
+export interface SwapProgress {
+  version: string;
+  kind: SwapKind;
+  /** The step under way: the last one completed is in the deploy's event stream. */
+  step: string;
+  /** Health probes sent so far, and what the last one said. */
+  probes: number;
+  last_probe: string | null;
+}
+
+/** What `switchTo` did: the one assignment, and the hold around it. */
+export interface Switched {
+  replaced: Release | undefined;
+  /** Requests that waited at the gate and were released to the new release. */
+  released: number;
+  holdMs: number;
+}
 
 /**
- * One service: which upstream is active, what was active before, its hold gate, and the lock
- * that keeps to one swap at a time. The switch itself is the single assignment in `activate`.
+ * One service: which release is active, which version was active before, its hold gate, and
+ * the lock that keeps to one swap at a time. The switch itself is the single assignment in
+ * `switchTo`, inside the hold.
  */
 export class Service {
   readonly name: string;
-  readonly config: ServiceConfig;
-  readonly runtime: Runtime;
+  config: ServiceConfig;
+  /** What new instances are started with (a reload may give the next deploy another). */
+  runtime: Runtime;
   readonly gate: Gate;
   readonly log: Logger;
-  #active: Upstream | undefined;
+  #active: Release | undefined;
+  #canary: { release: Release; percent: number } | undefined;
+  readonly #monitors = new Map<Release, HealthMonitor>();
+  readonly #supervision: Supervision | undefined;
+  readonly #supervisor: Supervisor | undefined;
+  /** A swap watches this release for deaths itself (it reverts): supervision leaves it alone. */
+  #watchedBySwap: Release | undefined;
+  /** The version active before the last switch: what `rollback` goes back to. */
   #previous: string | undefined;
-  #swap: { version: string; kind: SwapKind } | undefined;
+  #swap: SwapProgress | undefined;
   #pauseTimer: NodeJS.Timeout | undefined;
   #pausedUntil: number | undefined;
-  #draining = new Set<Upstream>();
-  #activeDown = false;
+  #draining = new Set<Release>();
+  /** Baton is stopping: instances exiting now were asked to. */
+  #stopping = false;
 
-  constructor(config: ServiceConfig, runtime: Runtime, log: Logger) {
+  /** Without `supervision` (unit tests), serving releases are neither probed nor repaired. */
+  constructor(config: ServiceConfig, runtime: Runtime, log: Logger, supervision?: Supervision) {
     this.name = config.name;
     this.config = config;
     this.runtime = runtime;
     this.log = log;
     this.gate = new Gate({ timeoutMs: config.hold.timeoutMs, maxQueued: config.hold.maxQueued });
+    this.#supervision = supervision;
+    this.#supervisor =
+      supervision === undefined
+        ? undefined
+        : new Supervisor({
+            target: () => ({ runtime: this.runtime, health: this.config.health }),
+            serving: (r) => !this.#stopping && r !== this.#watchedBySwap && (r === this.#active || r === this.#canary?.release),
+            health: supervision.health,
+            stopGraceMs: supervision.stopGraceMs,
+            log: log.child({ component: 'supervisor' }),
+          });
   }
 
-  get active(): Upstream | undefined {
+  /**
+   * Take new settings (a reload): routing, health, hold, drain and notify apply at once; how
+   * versions are started (`runtime`) applies to the next one started.
+   */
+  reconfigure(config: ServiceConfig, runtime: Runtime): void {
+    this.config = config;
+    this.runtime = runtime;
+    this.gate.setLimits({ timeoutMs: config.hold.timeoutMs, maxQueued: config.hold.maxQueued });
+    for (const r of this.releases()) r.balancing = config.loadBalancing;
+  }
+
+  get canary(): { release: Release; percent: number } | undefined {
+    return this.#canary;
+  }
+
+  get active(): Release | undefined {
     return this.#active;
   }
   get previousVersion(): string | undefined {
     return this.#previous;
   }
-  get swapping(): { version: string; kind: SwapKind } | undefined {
+  get swapping(): SwapProgress | undefined {
     return this.#swap;
   }
 
@@ -65,35 +148,99 @@ export class Service {
     return this.gate.isHeldBy('pause') ? 'paused' : 'serving';
   }
 
-  /**
-   * Make `upstream` the one new requests go to; returns the one it replaced. Synchronous by
-   * design: this is the atomic switch.
-   */
-  activate(upstream: Upstream, previous?: string): Upstream | undefined {
-    const old = this.#active;
-    this.#setActive(upstream);
-    if (old !== undefined) this.#previous = old.version;
-    else if (previous !== undefined) this.#previous = previous;
-    return old;
+  /** The upstream for a request: one of its side's release, avoiding `avoid` when it can. */
+  pick(avoid: Upstream | undefined, side: Side = 'stable'): Upstream | undefined {
+    if (side === 'canary' && this.#canary !== undefined) return this.#canary.release.pick(avoid);
+    return this.#active?.pick(avoid);
   }
 
-  /**
-   * Undo a switch whose new version died: `upstream` (still running) is active again and the
-   * previous version is what it was before the failed deploy. Synchronous, like `activate`.
-   */
-  restore(upstream: Upstream, previous: string | undefined): void {
-    this.#setActive(upstream);
+  /** Whether a request on `side` has a release to go to. */
+  hasRelease(side: Side): boolean {
+    return side === 'canary' && this.#canary !== undefined ? true : this.#active !== undefined;
+  }
+
+  /** The release `upstream` belongs to (active, canary or draining). */
+  releaseOf(upstream: Upstream): Release | undefined {
+    for (const r of this.releases()) if (r.upstreams.includes(upstream)) return r;
+    return undefined;
+  }
+
+  /** Serve `release` from the start (Baton starting: nothing to hold, nothing replaced). */
+  adopt(release: Release, previous: string | undefined): void {
+    this.#setActive(release);
     this.#previous = previous;
   }
 
-  #setActive(upstream: Upstream): void {
-    this.#active = upstream;
-    this.#activeDown = false;
-    void upstream.instance.exited.then((exit) => {
-      if (this.#active !== upstream) return;
-      this.#activeDown = true;
-      this.log.error({ version: upstream.version, code: exit.code, signal: exit.signal }, 'active version exited; deploy to recover');
-    });
+  /** A canary: `percent` of clients go to `release` while the active release keeps the rest. */
+  startCanary(release: Release, percent: number): void {
+    this.#canary = { release, percent };
+    this.#serve(release);
+  }
+
+  /** The canary ends (rolled back): its clients go back to the active release. Returns it, to drain. */
+  endCanary(): Release | undefined {
+    const canary = this.#canary?.release;
+    this.#canary = undefined;
+    if (canary !== undefined) this.#retire(canary);
+    return canary;
+  }
+
+  /** A swap watches `release` for deaths (to revert) until it calls this again with undefined. */
+  watchForRevert(release: Release | undefined): void {
+    this.#watchedBySwap = release;
+  }
+
+  /**
+   * The switch: hold new requests, make `release` the active one, release the held requests
+   * to it. Synchronous by design: the hold lasts only as long as the assignment. The replaced
+   * version becomes the previous one, unless it is the same version (a redeploy of the active
+   * version keeps the rollback target: issue 15).
+   */
+  switchTo(release: Release): Switched {
+    this.gate.hold('swap');
+    const released = this.gate.queued;
+    const replaced = this.#active;
+    this.#setActive(release);
+    if (this.#canary?.release === release) this.#canary = undefined; // promoted
+    if (replaced !== undefined && replaced.version !== release.version) this.#previous = replaced.version;
+    const holdMs = this.gate.release('swap') ?? 0;
+    if (replaced !== undefined) this.#retire(replaced);
+    return { replaced, released, holdMs };
+  }
+
+  /**
+   * Undo a switch whose new release died while the replaced one was still draining: `release`
+   * (still running) is active again and `previous` is what it was before. Returns the hold (ms).
+   */
+  revert(release: Release, previous: string | undefined): number {
+    this.gate.hold('swap');
+    const failed = this.#active;
+    this.#setActive(release);
+    this.#previous = previous;
+    const holdMs = this.gate.release('swap') ?? 0;
+    if (failed !== undefined && failed !== release) this.#retire(failed);
+    return holdMs;
+  }
+
+  #setActive(release: Release): void {
+    this.#active = release;
+    this.#serve(release);
+  }
+
+  /** `release` serves: probe it, and replace its instances that die. */
+  #serve(release: Release): void {
+    const supervision = this.#supervision;
+    if (supervision === undefined || this.#monitors.has(release)) return;
+    const monitor = new HealthMonitor(release, () => this.config.health, supervision.probe, this.log.child({ component: 'health' }));
+    this.#monitors.set(release, monitor);
+    monitor.start();
+    this.#supervisor!.watch(release);
+  }
+
+  /** `release` no longer serves new requests: stop probing it (supervision sees it is not serving). */
+  #retire(release: Release): void {
+    this.#monitors.get(release)?.stop();
+    this.#monitors.delete(release);
   }
 
   /** Take the swap lock or fail with 409 naming the swap that holds it. */
@@ -103,7 +250,7 @@ export class Service {
         details: { service: this.name, version: this.#swap.version },
       });
     }
-    const swap = { version, kind };
+    const swap: SwapProgress = { version, kind, step: 'start', probes: 0, last_probe: null };
     this.#swap = swap;
     return () => {
       if (this.#swap === swap) this.#swap = undefined;
@@ -115,7 +262,9 @@ export class Service {
     clearTimeout(this.#pauseTimer);
     this.#pauseTimer = undefined;
     this.#pausedUntil = undefined;
-    this.gate.hold('pause');
+    // A pause's own timeout bounds how long its requests wait (it resumes them then); without
+    // one, hold.timeout does (issue 15: a 30 s pause answered 503 after 10 s).
+    this.gate.hold('pause', timeoutMs === undefined ? undefined : Number.POSITIVE_INFINITY);
     if (timeoutMs !== undefined) {
       this.#pausedUntil = Date.now() + timeoutMs;
       this.#pauseTimer = setTimeout(() => {
@@ -137,37 +286,65 @@ export class Service {
     return queued;
   }
 
-  trackDraining(upstream: Upstream): () => void {
-    this.#draining.add(upstream);
-    return () => this.#draining.delete(upstream);
+  trackDraining(release: Release): () => void {
+    this.#draining.add(release);
+    return () => this.#draining.delete(release);
   }
 
-  /** Upstreams this service still has traffic on: the active one and any being drained. */
+  /** Releases this service still has traffic on: the active one, the canary, and any being drained. */
+  releases(): Release[] {
+    const out: Release[] = [];
+    if (this.#active !== undefined) out.push(this.#active);
+    if (this.#canary !== undefined) out.push(this.#canary.release);
+    for (const r of this.#draining) if (!out.includes(r)) out.push(r);
+    return out;
+  }
+
   upstreams(): Upstream[] {
-    return this.#active === undefined ? [...this.#draining] : [this.#active, ...this.#draining];
+    return this.releases().flatMap((r) => r.upstreams);
   }
 
   status(): ServiceStatus {
     const a = this.#active;
-    const inflight = this.upstreams().reduce((n, u) => n + u.inflight, 0);
+    const releases = this.releases();
+    const first = a?.upstreams[0];
+    const canary = this.#canary;
     return {
       state: this.state,
-      active: a === undefined ? null : { version: a.version, address: a.address, id: a.instance.id },
+      active: a === undefined || first === undefined ? null : { version: a.version, address: first.address, id: first.instance.id },
       previous: this.#previous === undefined ? null : { version: this.#previous },
-      inflight,
+      inflight: releases.reduce((n, r) => n + r.inflight, 0),
       queued: this.gate.queued,
-      healthy: a !== undefined && !this.#activeDown,
-      websockets: this.upstreams().reduce((n, u) => n + u.websockets, 0),
-      swapping: this.#swap ?? null,
+      healthy: a !== undefined && a.upstreams.every((u) => u.healthy && u.instance.exitInfo === undefined),
+      replicas: a === undefined ? [] : replicaStatus(a),
+      canary: canary === undefined ? null : { version: canary.release.version, percent: canary.percent, replicas: replicaStatus(canary.release) },
+      websockets: releases.reduce((n, r) => n + r.websockets, 0),
+      hosts: this.config.hosts,
+      swapping: this.#swap === undefined ? null : { ...this.#swap },
       paused_until: this.#pausedUntil === undefined ? null : new Date(this.#pausedUntil).toISOString(),
-      draining: [...this.#draining].map((u) => ({ version: u.version, inflight: u.inflight, websockets: u.websockets })),
+      draining: [...this.#draining].map((r) => ({ version: r.version, inflight: r.inflight, websockets: r.websockets })),
     };
   }
 
   /** Baton is stopping: let held requests go (to whatever is active) and stop the timers. */
   shutdown(): void {
+    this.#stopping = true;
+    this.#supervisor?.stop();
+    for (const m of this.#monitors.values()) m.stop();
+    this.#monitors.clear();
     clearTimeout(this.#pauseTimer);
     this.gate.release('pause');
     this.gate.release('swap');
   }
+}
+
+function replicaStatus(release: Release): ReplicaStatus[] {
+  return release.upstreams.map((u) => ({
+    address: u.address,
+    id: u.instance.id,
+    healthy: u.healthy && u.instance.exitInfo === undefined,
+    inflight: u.inflight,
+    restarts: u.restarts,
+    ejected: u.ejected,
+  }));
 }

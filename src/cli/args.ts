@@ -5,7 +5,7 @@
 export interface Parsed {
   command: string | undefined;
   positionals: string[];
-  options: { config?: string; socket?: string; json: boolean; timeout?: string; forwarder?: string; help: boolean; version: boolean };
+  options: { config?: string; socket?: string; json: boolean; timeout?: string; help: boolean; version: boolean };
 }
 
 export class UsageError extends Error {
@@ -17,7 +17,6 @@ const WITH_VALUE: Record<string, keyof Parsed['options']> = {
   '--config': 'config',
   '--socket': 'socket',
   '--timeout': 'timeout',
-  '--forwarder': 'forwarder',
 };
 
 export function parseArgs(argv: string[]): Parsed {
@@ -46,7 +45,7 @@ export function parseArgs(argv: string[]): Parsed {
 }
 
 export const USAGE: Record<string, string> = {
-  start: 'baton start [-c FILE] [--forwarder net|node|http-proxy-3|undici]\n  Run the proxy in the foreground (default FILE: config/baton.yaml).',
+  start: 'baton start [-c FILE]\n  Run the proxy in the foreground (default FILE: config/baton.yaml).',
   deploy: 'baton deploy SERVICE VERSION [--json] [--socket PATH]\n  Start VERSION beside the active one, health-check it, hold, switch, resume,\n  notify browsers, drain and stop the old one. Exit 0 done, 1 failed (the previous\n  version still serves), 2 bad input.',
   rollback: 'baton rollback SERVICE [--json] [--socket PATH]\n  Switch back to the version that was active before the last deploy.',
   pause: 'baton pause SERVICE [--timeout DURATION] [--socket PATH]\n  Hold new requests of SERVICE in its queue (until resume, or for DURATION).',

@@ -3,14 +3,14 @@ import type { Config, ServiceConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { freePort } from '../runtime/free-port.js';
-import { Baton, type ForwarderName } from '../baton.js';
+import { Baton } from '../baton.js';
 import { isBatonError } from '../errors.js';
 
 /**
  * `baton start`: run in the foreground until SIGTERM/SIGINT, then stop gracefully.
  * Resolves with the exit code.
  */
-export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; forwarder: ForwarderName; logLevel: string }): Promise<number> {
+export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; logLevel: string }): Promise<number> {
   const log = pino({ level: opts.logLevel, base: { pid: process.pid } });
   const processRuntimes: ProcessRuntime[] = [];
   // However Baton exits, the processes it started do not outlive it.
@@ -33,7 +33,7 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
     }
     return new dockerRuntime.DockerRuntime({ service, docker, log: slog, pickPort: () => freePort() });
   };
-  const baton = new Baton({ config, log, makeRuntime, forwarder: opts.forwarder });
+  const baton = new Baton({ config, log, makeRuntime });
 
   let stopping: Promise<void> | undefined;
   let stopped!: () => void;
@@ -56,7 +56,7 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; f
     await baton.stop().catch(() => {});
     process.stderr.write(`baton: ${(err as Error).message}\n`);
     // Bad input that needs no attempt to judge (a corrupt state file, an unreadable token): 2.
-    return isBatonError(err) && ['STATE_UNREADABLE', 'CONFIG_INVALID', 'CONFIG_UNREADABLE'].includes(err.code) ? 2 : 1;
+    return isBatonError(err) && ['STATE_UNREADABLE', 'CONFIG_INVALID', 'CONFIG_UNREADABLE', 'LISTEN_FAILED'].includes(err.code) ? 2 : 1;
   }
   process.stderr.write(`baton: serving on http://${baton.listenAddress} (control socket ${config.control.socket})\n`);
   // Serving: the listeners keep the process alive until a signal's stop() has run.

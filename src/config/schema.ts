@@ -136,6 +136,17 @@ const hostPatternSchema = leaf((input) => {
   return pattern ?? new Expected('a host pattern like "example.com", "*.example.com" or "*"');
 });
 
+/** A path prefix: "/" or "/seg/seg", matched on whole segments; a trailing "/" is dropped. */
+export function normalizePathPrefix(input: string): string | undefined {
+  if (!input.startsWith('/') || /[?#\s\\]|\/\//.test(input) || !/^[\x21-\x7e]+$/.test(input)) return undefined;
+  return input.length > 1 && input.endsWith('/') ? input.slice(0, -1) : input;
+}
+
+const pathPrefixSchema = leaf((input) => {
+  const prefix = typeof input === 'string' ? normalizePathPrefix(input) : undefined;
+  return prefix ?? new Expected('a path prefix like "/" or "/api" (no query, no "//")');
+});
+
 const ipSchema = leaf((input) =>
   typeof input === 'string' && isIP(input) !== 0 ? input : new Expected('an IP address like "10.0.0.1"'),
 );
@@ -171,6 +182,8 @@ const healthSchema = strict({
   timeout: duration('2s', true),
   deadline: duration('60s', true),
   healthy_threshold: integer(1).prefault(1),
+  interval_running: duration('2s', true),
+  unhealthy_threshold: integer(1).prefault(3),
 })
   .transform((h): HealthConfig => ({
     path: h.path,
@@ -178,6 +191,8 @@ const healthSchema = strict({
     timeoutMs: h.timeout,
     deadlineMs: h.deadline,
     healthyThreshold: h.healthy_threshold,
+    intervalRunningMs: h.interval_running,
+    unhealthyThreshold: h.unhealthy_threshold,
   }))
   .prefault({});
 
@@ -198,6 +213,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 const serviceSchema = strict({
   hosts: z.array(hostPatternSchema).min(1).default(() => ['*']),
+  paths: z.array(pathPrefixSchema).min(1).default(() => ['/']),
+  strip_prefix: z.boolean().default(false),
   version: versionSchema,
   runtime: z.enum(['process', 'docker']).default('process'),
   process: processSchema,
@@ -206,6 +223,8 @@ const serviceSchema = strict({
   hold: holdSchema,
   drain: drainSchema,
   notify: notifySchema,
+  replicas: integer(1, 64).prefault(1),
+  load_balancing: z.enum(['least_inflight', 'round_robin']).default('least_inflight'),
 })
   .superRefine(
     (parsed, ctx) => {
@@ -227,7 +246,8 @@ const serviceSchema = strict({
   .transform((s): Omit<ServiceConfig, 'name'> => {
     const processConfig: ProcessConfig = { command: s.process.command ?? [], cwd: s.process.cwd, env: s.process.env };
     const docker: DockerConfig = { image: s.docker.image ?? '', port: s.docker.port, network: s.docker.network, env: s.docker.env };
-    return { ...s, hosts: [...new Set(s.hosts)], process: processConfig, docker };
+    const { replicas, load_balancing, strip_prefix, ...rest } = s;
+    return { ...rest, hosts: [...new Set(s.hosts)], paths: [...new Set(s.paths)], stripPrefix: strip_prefix, process: processConfig, docker, replicas, loadBalancing: load_balancing };
   });
 
 const servicesSchema = z
@@ -237,22 +257,29 @@ const servicesSchema = z
       if (!isRecord(services)) return;
       const names = Object.keys(services);
       if (names.length === 0) ctx.addIssue({ code: 'custom', message: 'expected at least one service, got none', input: services });
+      // A host pattern and path prefix belong to one service: two claiming both is ambiguous.
       const owners = new Map<string, string>();
       for (const name of names) {
         if (!SERVICE_NAME_RE.test(name)) {
           const message = `expected a service name of letters, digits, "_" or "-" (up to 63, starting with a letter or digit), got ${describeValue(name)}`;
           ctx.addIssue({ code: 'custom', path: [name], message, input: name });
         }
-        const hosts = isRecord(services[name]) ? services[name]['hosts'] : undefined;
-        if (!Array.isArray(hosts)) continue;
+        const service = isRecord(services[name]) ? services[name] : undefined;
+        const hosts = service?.['hosts'] ?? ['*'];
+        const rawPaths = service?.['paths'] ?? ['/'];
+        if (!Array.isArray(hosts) || !Array.isArray(rawPaths)) continue;
+        const paths = rawPaths.flatMap((p: unknown) => (typeof p === 'string' ? [normalizePathPrefix(p) ?? p] : []));
         hosts.forEach((host: unknown, i) => {
           if (typeof host !== 'string') return;
-          const key = host.toLowerCase();
-          const owner = owners.get(key);
-          if (owner === undefined) owners.set(key, name);
-          else if (owner !== name) {
-            const message = `host pattern ${describeValue(host)} is claimed by both service "${owner}" and service "${name}"`;
-            ctx.addIssue({ code: 'custom', path: [name, 'hosts', i], message, input: host });
+          for (const prefix of new Set(paths)) {
+            const key = `${host.toLowerCase()} ${prefix}`;
+            const owner = owners.get(key);
+            if (owner === undefined) owners.set(key, name);
+            else if (owner !== name) {
+              const where = prefix === '/' ? `host pattern ${describeValue(host)}` : `host pattern ${describeValue(host)} with path ${describeValue(prefix)}`;
+              const message = `${where} is claimed by both service "${owner}" and service "${name}"`;
+              ctx.addIssue({ code: 'custom', path: service?.['hosts'] === undefined ? [name] : [name, 'hosts', i], message, input: host });
+            }
           }
         });
       }
@@ -272,6 +299,7 @@ const limitsSchema = strict({
   max_body: leaf((v) => parseByteSize(v) ?? new Expected('a size in bytes like 1048576 or "10mb" (0 = unlimited)')).prefault(0),
   upstream_headers_timeout: duration('60s', true),
   notice_sockets_per_client: integer(1).prefault(64),
+  underscores_in_headers: z.boolean().default(false),
 })
   .transform(
     (l): LimitsConfig => ({
@@ -283,6 +311,7 @@ const limitsSchema = strict({
       maxBodyBytes: l.max_body,
       upstreamHeadersTimeoutMs: l.upstream_headers_timeout,
       noticeSocketsPerClient: l.notice_sockets_per_client,
+      underscoresInHeaders: l.underscores_in_headers,
     }),
   )
   .prefault({});

@@ -31,8 +31,12 @@ export interface HealthConfig {
   intervalMs: number;
   timeoutMs: number;
   deadlineMs: number;
-  /** Consecutive 2xx probes needed before a new version counts as healthy (default 1). */
+  /** Consecutive 2xx probes needed before a new version counts as healthy, or a serving instance rejoins (default 1). */
   healthyThreshold: number;
+  /** How often a serving instance is probed (default 2 s). */
+  intervalRunningMs: number;
+  /** Consecutive failed probes after which a serving instance leaves the rotation (default 3). */
+  unhealthyThreshold: number;
 }
 
 export interface HoldConfig {
@@ -55,6 +59,10 @@ export type RuntimeKind = 'process' | 'docker';
 export interface ServiceConfig {
   name: string;
   hosts: string[];
+  /** Path prefixes (normalized: "/" or "/a/b"); the longest matching one of a matching host wins. */
+  paths: string[];
+  /** Take the matched prefix off the path sent to the app (X-Forwarded-Prefix carries it). */
+  stripPrefix: boolean;
   version: string;
   runtime: RuntimeKind;
   process: ProcessConfig;
@@ -63,6 +71,9 @@ export interface ServiceConfig {
   hold: HoldConfig;
   drain: DrainConfig;
   notify: NotifyConfig;
+  /** Instances per version, all health-gated before a switch. */
+  replicas: number;
+  loadBalancing: 'least_inflight' | 'round_robin';
 }
 
 /** Limits of the public listener (slowloris, oversize headers, bodies). */
@@ -78,6 +89,8 @@ export interface LimitsConfig {
   upstreamHeadersTimeoutMs: number;
   /** Browser notice sockets (/_baton/ws) one client address may hold at once. */
   noticeSocketsPerClient: number;
+  /** Whether request header names with "_" are passed on (nginx's `underscores_in_headers`; default: dropped). */
+  underscoresInHeaders: boolean;
 }
 
 export interface Config {

@@ -8,7 +8,7 @@ export type { ServiceStatus, SwapEvent };
 
 export interface StatusBody {
   services: Record<string, ServiceStatus>;
-  baton: { version: string; pid: number; listen: string; forwarder: string; uptime_s: number };
+  baton: { version: string; pid: number; started_at: string; listen: string; uptime_s: number };
 }
 
 export interface ErrorBody {
@@ -17,6 +17,8 @@ export interface ErrorBody {
 
 export interface DeployRequest {
   version: string;
+  /** Percent of clients (1-99) for a canary instead of a switch. */
+  canary?: number;
 }
 export interface PauseRequest {
   timeout?: string;
@@ -44,8 +46,10 @@ export interface NotifyReply {
 export interface ControlApi {
   status(): StatusBody;
   /** Rejects with a BatonError before the first event when the swap cannot begin (404, 409, 422). */
-  deploy(service: string, version: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
+  deploy(service: string, version: string, emit: (e: SwapEvent) => void, opts?: { canary?: number }): Promise<SwapEvent>;
   rollback(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
+  promote(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
+  reload(): Promise<import('../reload.js').ReloadReport>;
   pause(service: string, timeoutMs: number | undefined): PauseReply;
   resume(service: string): ResumeReply;
   notify(service: string, message: string): NotifyReply;

@@ -9,7 +9,7 @@ import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
 
 const MAX_BODY = 64 * 1024;
 const MAX_MESSAGE = 2000;
-const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|pause|resume|notify)$/;
+const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|promote|pause|resume|notify)$/;
 
 /**
  * The control API: HTTP/1.1 + JSON on a Unix socket created with mode 0600. Every bad input
@@ -127,6 +127,15 @@ export class ControlServer {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
       return sendJson(res, 200, this.#api.status());
     }
+    if (url === '/v1/reload') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      req.resume();
+      try {
+        return sendJson(res, 200, await this.#api.reload());
+      } catch (err) {
+        return sendError(res, err);
+      }
+    }
     if (url === '/metrics') {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
       const m = await this.#api.metrics();
@@ -150,10 +159,14 @@ export class ControlServer {
         case 'deploy': {
           const version = body.version;
           if (typeof version !== 'string') throw new BatonError('BAD_REQUEST', 'body must be {"version": "<version>"}: "version" is missing or not a string');
-          return await this.#stream(res, (emit) => this.#api.deploy(service, version, emit));
+          const canary = body.canary;
+          if (canary !== undefined && canary !== null && typeof canary !== 'number') throw new BatonError('BAD_REQUEST', `"canary" must be a percentage from 1 to 99, got ${JSON.stringify(canary)}`);
+          return await this.#stream(res, (emit) => this.#api.deploy(service, version, emit, typeof canary === 'number' ? { canary } : {}));
         }
         case 'rollback':
           return await this.#stream(res, (emit) => this.#api.rollback(service, emit));
+        case 'promote':
+          return await this.#stream(res, (emit) => this.#api.promote(service, emit));
         case 'pause': {
           const t = body.timeout;
           let timeoutMs: number | undefined;

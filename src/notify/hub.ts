@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import type { Side } from '../service.js';
 
 /** What browsers receive on /_baton/ws (see the contract). */
 export interface Notice {
@@ -11,13 +12,21 @@ export interface Notice {
   message?: string;
 }
 
+/** The parts of a handshake request `ws` reads (method, url, lower-case headers). */
+export interface NoticeRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
 /**
  * The browser notice hub: holds the /_baton/ws sockets of each service and pushes notices to
  * them. Reads nothing from browsers beyond control frames; limits sockets per client address.
  */
 export class NoticeHub {
   readonly #wss: WebSocketServer;
-  readonly #clients = new Map<string, Set<WebSocket>>();
+  /** service -> socket -> its page's canary cookie (`canary-v2`, `stable-v2`), '' when none. */
+  readonly #clients = new Map<string, Map<WebSocket, string>>();
   readonly #perAddress = new Map<string, number>();
   readonly #maxPerAddress: number;
   readonly #log: Logger;
@@ -29,19 +38,18 @@ export class NoticeHub {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: 1024, perMessageDeflate: false, clientTracking: false });
   }
 
-  /** Accept a /_baton/ws upgrade for `service`. */
-  accept(req: http.IncomingMessage, socket: Duplex, head: Buffer, service: string): void {
-    const address = req.socket.remoteAddress ?? 'unknown';
+  /** Accept a /_baton/ws upgrade for `service` (`req`: what `ws` reads of a request). */
+  accept(req: NoticeRequest, address: string, socket: Duplex, head: Buffer, service: string, canaryCookie = ''): void {
     const count = this.#perAddress.get(address) ?? 0;
     if (count >= this.#maxPerAddress) {
       socket.end('HTTP/1.1 429 Too Many Requests\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       return;
     }
     this.#perAddress.set(address, count + 1);
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+    this.#wss.handleUpgrade(req as http.IncomingMessage, socket, head, (ws) => {
       let set = this.#clients.get(service);
-      if (set === undefined) this.#clients.set(service, (set = new Set()));
-      set.add(ws);
+      if (set === undefined) this.#clients.set(service, (set = new Map()));
+      set.set(ws, canaryCookie);
       ws.on('message', ignore);
       ws.on('error', ignore);
       ws.once('close', () => {
@@ -53,24 +61,29 @@ export class NoticeHub {
     });
   }
 
-  /** Push a notice to every browser of its service; returns how many it was sent to. */
-  broadcast(notice: Notice): number {
+  /**
+   * Push a notice to every browser of its service, or only to those on one side of the canary
+   * of version `only.canary`; returns how many it was sent to.
+   */
+  broadcast(notice: Notice, only?: { side: Side; canary: string }): number {
     const set = this.#clients.get(notice.service);
     if (set === undefined || set.size === 0) return 0;
     const text = JSON.stringify(notice);
-    for (const ws of set) ws.send(text);
-    this.#log.debug({ service: notice.service, type: notice.type, browsers: set.size }, 'notice sent');
-    return set.size;
-  }
-
-  connected(service: string): number {
-    return this.#clients.get(service)?.size ?? 0;
+    const canaryCookie = only === undefined ? '' : `canary-${only.canary}`;
+    let sent = 0;
+    for (const [ws, cookie] of set) {
+      if (only !== undefined && (cookie === canaryCookie) !== (only.side === 'canary')) continue;
+      ws.send(text);
+      sent++;
+    }
+    this.#log.debug({ service: notice.service, type: notice.type, browsers: sent, side: only?.side }, 'notice sent');
+    return sent;
   }
 
   /** Close every socket with 1001 (going away): Baton is stopping. */
   close(): void {
-    for (const set of this.#clients.values()) for (const ws of set) ws.close(1001, 'proxy stopping');
-    for (const set of this.#clients.values()) for (const ws of set) setTimeout(() => ws.terminate(), 1000).unref();
+    for (const set of this.#clients.values()) for (const ws of set.keys()) ws.close(1001, 'proxy stopping');
+    for (const set of this.#clients.values()) for (const ws of set.keys()) setTimeout(() => ws.terminate(), 1000).unref();
   }
 }
 

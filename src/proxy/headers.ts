@@ -1,8 +1,13 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+/**
+ * What header fields cross Baton, in each direction. Pure: flat `[name, value, ...]` lists in,
+ * flat lists out. The framing fields (Content-Length, Transfer-Encoding) never cross: Baton
+ * frames each side itself from what it read (issue 17: a client that named Content-Length in
+ * `Connection` got it stripped while its body was still sent, smuggling a second request).
+ */
 import { randomBytes } from 'node:crypto';
 
-/** Hop-by-hop headers (RFC 9110 7.6.1), never forwarded; plus any named in Connection. */
-const HOP_BY_HOP = new Set([
+/** Hop-by-hop fields (RFC 9110 7.6.1), and the fields Baton sets itself, never passed on as sent. */
+const UPSTREAM_DROPPED = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -11,16 +16,38 @@ const HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'upgrade',
+  'transfer-encoding',
+  'content-length',
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-request-id',
 ]);
 
+const DOWNSTREAM_DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'transfer-encoding', 'content-length']);
+
+/** 1 at the lengths of the names a list must recognise: most names are never lower-cased. */
+function lengths(names: Iterable<string>): Uint8Array {
+  const t = new Uint8Array(64);
+  for (const n of names) t[n.length] = 1;
+  return t;
+}
+const UPSTREAM_LENGTHS = lengths(UPSTREAM_DROPPED);
+const DOWNSTREAM_LENGTHS = lengths([...DOWNSTREAM_DROPPED, 'x-request-id']);
+
+/** A request id the client may keep: visible ASCII, at most 200 characters. */
 const REQUEST_ID_RE = /^[\x21-\x7e]{1,200}$/;
 
-/** Request ids: a per-process random prefix and a counter; unique and cheap. */
+/** Request ids: a random prefix per Baton and a counter; unique and cheap. */
 export class RequestIds {
-  #prefix = randomBytes(6).toString('hex');
+  readonly #prefix = randomBytes(6).toString('hex');
   #n = 0;
-  next(): string {
-    return `${this.#prefix}-${(++this.#n).toString(36)}`;
+
+  /** The client's X-Request-Id when it is sane, else a new one. */
+  of(headers: readonly string[]): string {
+    const sent = fieldValue(headers, 'x-request-id');
+    return sent !== undefined && REQUEST_ID_RE.test(sent) ? sent : `${this.#prefix}-${(++this.#n).toString(36)}`;
   }
 }
 
@@ -30,96 +57,104 @@ export interface ForwardedContext {
   /** Whether that address is a trusted proxy (its X-Forwarded-* are kept). */
   trusted: boolean;
   proto: 'http' | 'https';
+  /** The authority Baton routed on (Host, or an absolute-form target's). */
+  authority: string;
   requestId: string;
-}
-
-/** The id of a request: the client's X-Request-Id when it is sane, else a new one. */
-export function requestIdOf(req: IncomingMessage, ids: RequestIds): string {
-  const sent = req.headers['x-request-id'];
-  return typeof sent === 'string' && REQUEST_ID_RE.test(sent) ? sent : ids.next();
+  /** Whether header names with "_" pass (nginx drops them by default: `underscores_in_headers`). */
+  underscores: boolean;
 }
 
 /**
- * The headers sent upstream: hop-by-hop ones dropped (Transfer-Encoding is left to Node's
- * framing), X-Forwarded-For/-Proto/-Host set, X-Request-Id set. `upgrade` keeps the
- * Connection/Upgrade pair of a WebSocket handshake.
+ * The fields sent upstream: Host (the authority Baton routed on) first, then the client's fields
+ * in order, without hop-by-hop ones, those the client names in Connection, names with "_"
+ * (unless allowed), and the ones Baton sets: X-Forwarded-For/-Proto/-Host and X-Request-Id.
  */
-export function upstreamHeaders(headers: IncomingHttpHeaders, ctx: ForwardedContext, upgrade = false): OutgoingHttpHeaders {
-  const out: OutgoingHttpHeaders = {};
-  const named = connectionTokens(headers.connection);
-  for (const key in headers) {
-    if (HOP_BY_HOP.has(key) || (named !== undefined && named.has(key))) continue;
-    out[key] = headers[key];
+export function upstreamHeaders(sent: readonly string[], ctx: ForwardedContext): string[] {
+  const out: string[] = ['host', ctx.authority];
+  let named: Set<string> | undefined;
+  let xff: string | undefined;
+  let xfp: string | undefined;
+  let xfh: string | undefined;
+  for (let i = 0; i < sent.length; i += 2) {
+    const name = sent[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(sent[i + 1]!, named);
   }
-  const xff = headers['x-forwarded-for'];
-  out['x-forwarded-for'] = ctx.trusted && typeof xff === 'string' && xff !== '' ? `${xff}, ${ctx.remoteAddress}` : ctx.remoteAddress;
-  const proto = headers['x-forwarded-proto'];
-  out['x-forwarded-proto'] = ctx.trusted && typeof proto === 'string' ? proto : ctx.proto;
-  const fhost = headers['x-forwarded-host'];
-  out['x-forwarded-host'] = ctx.trusted && typeof fhost === 'string' ? fhost : (headers.host ?? '');
-  out['x-request-id'] = ctx.requestId;
-  if (upgrade) {
-    out.connection = 'Upgrade';
-    out.upgrade = headers.upgrade;
+  for (let i = 0; i < sent.length; i += 2) {
+    const name = sent[i]!;
+    const value = sent[i + 1]!;
+    if (UPSTREAM_LENGTHS[name.length] === 1 || named !== undefined) {
+      const lower = name.toLowerCase();
+      if (UPSTREAM_DROPPED.has(lower)) {
+        if (ctx.trusted) {
+          if (lower === 'x-forwarded-for') xff = xff === undefined ? value : `${xff}, ${value}`;
+          else if (lower === 'x-forwarded-proto') xfp ??= value;
+          else if (lower === 'x-forwarded-host') xfh ??= value;
+        }
+        continue;
+      }
+      if (named !== undefined && named.has(lower)) continue;
+    }
+    if (!ctx.underscores && name.includes('_')) continue;
+    out.push(name, value);
   }
+  out.push(
+    'x-forwarded-for',
+    xff !== undefined && xff !== '' ? `${xff}, ${ctx.remoteAddress}` : ctx.remoteAddress,
+    'x-forwarded-proto',
+    xfp ?? ctx.proto,
+    'x-forwarded-host',
+    xfh ?? ctx.authority,
+    'x-request-id',
+    ctx.requestId,
+  );
   return out;
 }
 
 /**
- * Response headers from upstream with hop-by-hop ones dropped, as a flat [name, value, ...]
- * list for writeHead: repeated headers (Set-Cookie) and their case survive. Adds X-Request-Id
- * unless the app sent its own.
+ * The app's fields for the client: without hop-by-hop ones, those the app names in Connection
+ * and the framing fields (Baton frames the answer itself); X-Request-Id added unless the app
+ * sent its own. Repeated fields (Set-Cookie) and their case survive.
  */
-export function downstreamHeaders(raw: string[], requestId: string): string[] {
-  // Runs on every response: a name is lower-cased only when its length is that of a name that
-  // matters (hop-by-hop, Transfer-Encoding, X-Request-Id, or one listed in Connection).
+export function downstreamHeaders(raw: readonly string[], requestId: string): string[] {
   let named: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const key = raw[i]!;
-    if (key.length === 10 && key.toLowerCase() === 'connection') named = connectionTokens(raw[i + 1], named);
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(raw[i + 1]!, named);
   }
   const out: string[] = [];
   let hasId = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const key = raw[i]!;
-    if (DOWNSTREAM_LENGTHS[key.length] === 1 || named !== undefined) {
-      const lower = key.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || lower === 'transfer-encoding' || (named !== undefined && named.has(lower))) continue;
+    const name = raw[i]!;
+    if (DOWNSTREAM_LENGTHS[name.length] === 1 || named !== undefined) {
+      const lower = name.toLowerCase();
+      if (DOWNSTREAM_DROPPED.has(lower) || (named !== undefined && named.has(lower))) continue;
       if (lower === 'x-request-id') hasId = true;
     }
-    out.push(key, raw[i + 1]!);
+    out.push(name, raw[i + 1]!);
   }
   if (!hasId) out.push('x-request-id', requestId);
   return out;
 }
 
-/** 1 at the lengths of the names downstreamHeaders must recognise. */
-const DOWNSTREAM_LENGTHS = (() => {
-  const t = new Uint8Array(64);
-  for (const name of [...HOP_BY_HOP, 'transfer-encoding', 'x-request-id']) t[name.length] = 1;
-  return t;
-})();
-
-function connectionTokens(value: string | string[] | undefined, into?: Set<string>): Set<string> | undefined {
-  if (value === undefined) return into;
-  const text = Array.isArray(value) ? value.join(',') : value;
-  if (text === '' || text.toLowerCase() === 'keep-alive' || text.toLowerCase() === 'close') return into;
-  const set = into ?? new Set<string>();
-  for (const t of text.split(',')) {
-    const k = t.trim().toLowerCase();
-    if (k !== '' && k !== 'close' && k !== 'keep-alive') set.add(k);
+/** The first value of a field (case-insensitive name), or undefined. */
+export function fieldValue(headers: readonly string[], lowerName: string): string | undefined {
+  const len = lowerName.length;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === len && name.toLowerCase() === lowerName) return headers[i + 1];
   }
-  return set;
+  return undefined;
 }
 
-/** A request line and header fields as one latin1 string (header values are latin1 from node:http). */
-export function requestHead(method: string, url: string, headers: OutgoingHttpHeaders): string {
-  let head = `${method} ${url} HTTP/1.1\r\n`;
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    if (typeof value === 'string' || typeof value === 'number') head += `${name}: ${value}\r\n`;
-    else for (const v of value) head += `${name}: ${v}\r\n`;
+/** The tokens a Connection field names, lower case, without `close` and `keep-alive`. */
+function connectionTokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  const text = value.toLowerCase();
+  if (text === '' || text === 'keep-alive' || text === 'close') return into;
+  let set = into;
+  for (const t of text.split(',')) {
+    const k = t.trim();
+    if (k === '' || k === 'close' || k === 'keep-alive') continue;
+    (set ??= new Set()).add(k);
   }
-  return head + '\r\n';
+  return set;
 }

@@ -1,7 +1,7 @@
 /**
  * `notify.inject` (issue 4): add the client script tag to HTML pages that lack it, as they
- * stream through. Pure: no sockets here; the forwarder pipes the upstream body through the
- * Transform that `injectClientScript` returns.
+ * stream through. Pure: no sockets here; the exchange feeds each response chunk to the
+ * push scanner that `injection` returns, fed by the exchange with each response chunk.
  *
  * Only `text/html` 200 answers to GET-like requests (not HEAD) with no Content-Encoding (or
  * `identity`) and an ASCII-compatible charset are rewritten: a compressed body is passed
@@ -19,8 +19,6 @@
  * Bytes pass through as they come: the only thing held back is the tail of a chunk that may be
  * the start of a token (at most 16 bytes), until the next chunk says what it is.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-import type { ResponseRewrite } from './forwarder.js';
 
 /** What Baton inserts. */
 export const CLIENT_SCRIPT_TAG = '<script src="/_baton/client.js" defer></script>';
@@ -28,11 +26,14 @@ export const CLIENT_SCRIPT_TAG = '<script src="/_baton/client.js" defer></script
 /** Where the tag went: before `</head>`, before `</body>`, at the end, or nowhere (already there). */
 export type InjectOutcome = 'head' | 'body' | 'end' | 'present';
 
-/** The rewrite hook for services with `notify.inject: true` (see `WebJob.rewriteResponse`). */
-export const injectClientScript: ResponseRewrite = ({ method, statusCode, headers }) => {
+/**
+ * For a service with `notify.inject: true`: the headers and scanner that rewrite this response,
+ * or undefined when it is not one to rewrite.
+ */
+export function injection(method: string, statusCode: number, headers: readonly string[]): { headers: string[]; injector: ScriptInjector } | undefined {
   if (!shouldInject(method, statusCode, headers)) return undefined;
-  return { headers: rewrittenHeaders(headers), body: new ScriptInjector() };
-};
+  return { headers: rewrittenHeaders(headers), injector: new ScriptInjector() };
+}
 
 /**
  * Whether a response may get the tag: a 200 `text/html` body in an ASCII-compatible charset,
@@ -102,10 +103,11 @@ const PREFIXES: Record<ScanState, readonly string[]> = {
 const EMPTY = Buffer.alloc(0);
 
 /**
- * Passes HTML through, adding the client script tag once (see the module comment).
- * `outcome` says where it went, once known.
+ * Passes HTML through, adding the client script tag once (see the module comment): each
+ * `feed` returns the pieces to send on now, `end` the last ones. `outcome` says where the tag
+ * went, once known.
  */
-export class ScriptInjector extends Transform {
+export class ScriptInjector {
   outcome: InjectOutcome | undefined;
   #state: ScanState = 'markup';
   /** The tail of the previous chunk that may start a token (at most 16 bytes). */
@@ -113,28 +115,23 @@ export class ScriptInjector extends Transform {
   readonly #tag: Buffer;
 
   constructor(tag: string = CLIENT_SCRIPT_TAG) {
-    super();
     this.#tag = Buffer.from(tag);
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (this.outcome !== undefined) return callback(null, chunk);
+  feed(chunk: Buffer): Buffer[] {
+    if (this.outcome !== undefined) return [chunk];
     const buf = this.#held.length === 0 ? chunk : Buffer.concat([this.#held, chunk]);
     this.#held = EMPTY;
-    this.#scan(buf);
-    callback();
+    return this.#scan(buf);
   }
 
-  override _flush(callback: TransformCallback): void {
-    if (this.outcome === undefined) {
-      this.outcome = 'end';
-      if (this.#held.length > 0) this.push(this.#held);
-      this.push(this.#tag);
-    }
-    callback();
+  end(): Buffer[] {
+    if (this.outcome !== undefined) return [];
+    this.outcome = 'end';
+    return this.#held.length > 0 ? [this.#held, this.#tag] : [this.#tag];
   }
 
-  #scan(buf: Buffer): void {
+  #scan(buf: Buffer): Buffer[] {
     const text = buf.toString('latin1');
     let from = 0;
     for (;;) {
@@ -150,20 +147,15 @@ export class ScriptInjector extends Transform {
       this.#state = token === '<!--' ? 'comment' : token.startsWith('<script') ? 'script' : token.startsWith('<style') ? 'style' : 'markup';
     }
     const keep = partialTokenLength(text, from, PREFIXES[this.#state]);
-    if (keep < buf.length) this.push(buf.subarray(0, buf.length - keep));
     // A copy, so the held bytes do not pin the whole chunk in memory.
     if (keep > 0) this.#held = Buffer.from(buf.subarray(buf.length - keep));
+    return keep < buf.length ? [buf.subarray(0, buf.length - keep)] : [];
   }
 
-  #finish(outcome: InjectOutcome, buf: Buffer, at?: number): void {
+  #finish(outcome: InjectOutcome, buf: Buffer, at?: number): Buffer[] {
     this.outcome = outcome;
-    if (at === undefined) {
-      this.push(buf);
-      return;
-    }
-    if (at > 0) this.push(buf.subarray(0, at));
-    this.push(this.#tag);
-    this.push(buf.subarray(at));
+    if (at === undefined) return [buf];
+    return at > 0 ? [buf.subarray(0, at), this.#tag, buf.subarray(at)] : [this.#tag, buf];
   }
 }
 

@@ -1,22 +1,33 @@
-import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Service } from '../service.js';
 import type { NoticeHub } from '../notify/hub.js';
-import type { Router } from './router.js';
-import { upstreamHeaders, type ForwardedContext } from './headers.js';
-import { forwardUpgrade } from './forward-ws.js';
-import { NOTICE_WS_PATH, pathOf, rawError } from './own-routes.js';
+import type { HoldOutcome, Waiter } from '../swap/gate.js';
+import { ReadBuffers } from '../upstream/read-buffers.js';
+import type { ExchangeContext } from './request-path.js';
+import { pathOf, stripPrefix, type Route, type Router } from './router.js';
+import { upstreamHeaders } from './headers.js';
+import { Handshake } from './websocket/handshake.js';
+import { NOTICE_WS_PATH } from './own-routes.js';
+import { rawError } from './raw-error.js';
+import { CANARY_COOKIE_PREFIX, cookieValue, sideOf } from './canary.js';
+
+/** A WebSocket handshake request, whichever connection carried it. */
+export interface UpgradeRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string | undefined;
+  readonly headers: readonly string[];
+  readonly remoteAddress: string;
+  readonly secure: boolean;
+}
 
 export interface UpgradesOptions {
-  router: Router<Service>;
+  ctx: ExchangeContext;
   hub: NoticeHub;
   log: Logger;
-  /** Time the app may take to answer a handshake before the client gets 502. */
-  upstreamHeadersTimeoutMs: number;
-  /** The request's id and its X-Forwarded-* context, as plain requests get them. */
-  requestId(req: http.IncomingMessage): string;
-  forwarded(req: http.IncomingMessage, requestId: string): ForwardedContext;
+  router: () => Router<Service>;
+  fallbackAuthority: () => string;
 }
 
 /**
@@ -26,47 +37,95 @@ export interface UpgradesOptions {
  */
 export class Upgrades {
   readonly #opts: UpgradesOptions;
+  /** The read buffers of every tunnel's upstream side. */
+  readonly #buffers = new ReadBuffers();
 
   constructor(opts: UpgradesOptions) {
     this.#opts = opts;
   }
 
-  /** node:http's 'upgrade' listener. */
-  handle = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+  handle(req: UpgradeRequest, socket: Duplex, rest: Buffer): void {
     socket.on('error', ignore);
-    const url = req.url ?? '/';
-    const service = this.#opts.router.match(req.headers.host);
-    if (pathOf(url) === NOTICE_WS_PATH) {
-      if (service === undefined) return rawError(socket, 404);
-      return this.#opts.hub.accept(req, socket, head, service.name);
+    const route = this.#opts.router().match(req.authority, req.path);
+    if (pathOf(req.path) === NOTICE_WS_PATH) {
+      if (route === undefined) return rawError(socket, 404);
+      const service = route.value;
+      const cookie = cookieValue(req.headers, CANARY_COOKIE_PREFIX + service.name) ?? '';
+      return this.#opts.hub.accept({ method: req.method, url: req.path, headers: headerObject(req.headers) }, req.remoteAddress, socket, rest, service.name, cookie);
     }
-    if (service === undefined) return rawError(socket, 404);
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return rawError(socket, 400);
-    const gate = service.gate;
-    if (gate.open) return this.#forward(service, req, socket, head);
-    const ticket = gate.enqueue({
-      settle: (outcome) => {
-        socket.removeListener('close', withdraw);
-        if (outcome === 'timed_out') rawError(socket, 503);
-        else this.#forward(service, req, socket, head);
+    if (route === undefined) return rawError(socket, 404);
+    const gate = route.value.gate;
+    if (gate.open) return this.forward(route, req, socket, rest);
+    const held = new HeldUpgrade(this, route, req, socket, rest);
+    const ticket = gate.enqueue(held);
+    if (ticket === 'overflow') return rawError(socket, 503);
+    held.ticket = ticket;
+    socket.once('close', held.withdraw);
+  }
+
+  forward(route: Route<Service>, req: UpgradeRequest, socket: Duplex, rest: Buffer): void {
+    if (socket.destroyed) return;
+    const service = route.value;
+    const strip = service.config.stripPrefix && route.prefix !== '/';
+    const upstream = service.pick(undefined, sideOf(req.headers, service.name, service.canary?.release.version));
+    if (upstream === undefined) return rawError(socket, 503);
+    const { ctx, log } = this.#opts;
+    const requestId = ctx.ids.of(req.headers);
+    const headers = upstreamHeaders(req.headers, {
+      remoteAddress: req.remoteAddress,
+      trusted: ctx.trusted.has(req.remoteAddress),
+      proto: req.secure ? 'https' : 'http',
+      authority: req.authority ?? this.#opts.fallbackAuthority(),
+      requestId,
+      underscores: ctx.limits.underscoresInHeaders,
+    });
+    if (strip) headers.push('x-forwarded-prefix', route.prefix);
+    headers.push('connection', 'Upgrade', 'upgrade', 'websocket');
+    new Handshake(socket, rest, upstream, {
+      path: strip ? stripPrefix(route.prefix, req.path) : req.path,
+      headers,
+      timeoutMs: ctx.limits.upstreamHeadersTimeoutMs,
+      buffers: this.#buffers,
+      done: (outcome, err) => {
+        if (outcome === 'failed' && err !== undefined) log.warn({ service: service.name, request_id: requestId, err: err.message }, 'websocket upgrade failed');
       },
     });
-    if (ticket === 'overflow') return rawError(socket, 503);
-    const withdraw = (): void => ticket.withdraw();
-    socket.once('close', withdraw);
+  }
+}
+
+/** A handshake waiting at its service's gate. */
+class HeldUpgrade implements Waiter {
+  ticket: { withdraw(): void } | undefined;
+
+  constructor(
+    readonly upgrades: Upgrades,
+    readonly route: Route<Service>,
+    readonly req: UpgradeRequest,
+    readonly socket: Duplex,
+    readonly rest: Buffer,
+  ) {}
+
+  withdraw = (): void => {
+    this.ticket?.withdraw();
   };
 
-  #forward(service: Service, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (socket.destroyed) return;
-    const upstream = service.active;
-    if (upstream === undefined) return rawError(socket, 503);
-    const opts = this.#opts;
-    const id = opts.requestId(req);
-    const headers = upstreamHeaders(req.headers, opts.forwarded(req, id), true);
-    forwardUpgrade(req, socket, head, upstream, headers, opts.upstreamHeadersTimeoutMs, (outcome, err) => {
-      if (outcome === 'failed' && err !== undefined) opts.log.warn({ service: service.name, request_id: id, err: err.message }, 'websocket upgrade failed');
-    });
+  settle(outcome: HoldOutcome): void {
+    this.socket.removeListener('close', this.withdraw);
+    if (outcome === 'timed_out') rawError(this.socket, 503);
+    else this.upgrades.forward(this.route, this.req, this.socket, this.rest);
   }
+}
+
+/** Flat fields as node:http's `headers` object (lower-case names, repeated ones joined), for `ws`. */
+function headerObject(flat: readonly string[]): Record<string, string> {
+  // No prototype: a field named __proto__ is just a field.
+  const out = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const value = flat[i + 1]!;
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
+  }
+  return out;
 }
 
 function ignore(): void {}

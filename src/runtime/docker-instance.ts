@@ -43,6 +43,7 @@ export class DockerInstance implements Instance {
   readonly #detached = new AbortController();
   readonly #signal: AbortSignal;
   #settleExit!: (info: ExitInfo) => void;
+  #exit: ExitInfo | undefined;
   #stopping: Promise<void> | undefined;
 
   constructor(opts: DockerInstanceOptions) {
@@ -59,6 +60,7 @@ export class DockerInstance implements Instance {
       this.#settleExit = (info) => {
         if (settled) return;
         settled = true;
+        this.#exit = info;
         resolve(info);
       };
     });
@@ -75,6 +77,10 @@ export class DockerInstance implements Instance {
       },
     });
     void this.#waitForExit(logsEnded);
+  }
+
+  get exitInfo(): ExitInfo | undefined {
+    return this.#exit;
   }
 
   recentOutput(): string[] {

@@ -36,7 +36,7 @@ export interface DockerRuntimeOptions {
 
 export class DockerRuntime implements Runtime {
   readonly kind = 'docker' as const;
-  readonly #service: ServiceConfig;
+  #service: ServiceConfig;
   readonly #docker: Dockerode;
   readonly #log: Logger;
   readonly #pickPort: () => Promise<number>;
@@ -50,6 +50,10 @@ export class DockerRuntime implements Runtime {
     const bound = 'service' in opts.log.bindings();
     this.#log = opts.log.child(bound ? { runtime: 'docker' } : { service: opts.service.name, runtime: 'docker' });
     this.#pickPort = opts.pickPort;
+  }
+
+  reconfigure(service: ServiceConfig): void {
+    this.#service = service;
   }
 
   async start({ version, signal }: StartOptions): Promise<Instance> {

@@ -11,7 +11,7 @@ import { OutputTail } from './output.js';
  */
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process' as const;
-  readonly #service: ServiceConfig;
+  #service: ServiceConfig;
   readonly #log: Logger;
   readonly #pickPort: () => Promise<number>;
   readonly #env: NodeJS.ProcessEnv;
@@ -23,6 +23,10 @@ export class ProcessRuntime implements Runtime {
     this.#log = opts.log;
     this.#pickPort = opts.pickPort;
     this.#env = opts.env;
+  }
+
+  reconfigure(service: ServiceConfig): void {
+    this.#service = service;
   }
 
   async start({ version }: StartOptions): Promise<Instance> {
@@ -100,6 +104,10 @@ class ProcessInstance implements Instance {
 
   get id(): string {
     return String(this.#child.pid);
+  }
+
+  get exitInfo(): ExitInfo | undefined {
+    return this.#exit;
   }
 
   recentOutput(): string[] {

@@ -20,6 +20,8 @@ export interface Instance {
   readonly id: string;
   /** Resolves when the instance exits by itself or is stopped; never rejects. */
   readonly exited: Promise<ExitInfo>;
+  /** How it ended, once it has (undefined while it runs). */
+  readonly exitInfo: ExitInfo | undefined;
   /** The last lines the app wrote (stdout and stderr interleaved), for failure reports. */
   recentOutput(): string[];
   /**
@@ -56,6 +58,8 @@ export interface Runtime {
    * Resolves with the ids removed. Runtimes whose instances die with Baton need none.
    */
   removeStale?(keep: readonly Instance[], graceMs: number): Promise<string[]>;
+  /** New settings of the service (a reload), for the instances started from now on. */
+  reconfigure?(service: import('../config/types.js').ServiceConfig): void;
   /**
    * Let go of whatever the runtime follows (log streams, exit waits) without stopping the
    * instances that survive Baton. Called once, when Baton exits.

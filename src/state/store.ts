@@ -3,7 +3,12 @@ import { BatonError } from '../errors.js';
 
 /** What Baton remembers across restarts: the version each service last switched to. */
 export interface SavedState {
-  services: Record<string, { version: string; previous?: string }>;
+  services: Record<string, SavedService>;
+}
+
+export interface SavedService {
+  version: string;
+  previous?: string;
 }
 
 /**

@@ -8,7 +8,7 @@
 export type HoldOutcome = 'released' | 'timed_out' | 'overflow' | 'shutdown';
 
 /** Why the gate is held. Several holders may overlap (a pause during a swap). */
-export type HoldReason = 'swap' | 'pause';
+export type HoldReason = 'swap' | 'pause' | 'migrate';
 
 export type GateState = 'serving' | 'held';
 
@@ -37,10 +37,11 @@ export const realClock: Clock = {
 };
 
 export class Gate {
-  readonly #timeoutMs: number;
-  readonly #maxQueued: number;
+  #timeoutMs: number;
+  #maxQueued: number;
   readonly #clock: Clock;
-  #holders = new Set<HoldReason>();
+  /** Each holder and how long it lets a request wait (ms; the gate's timeout unless it said). */
+  #holders = new Map<HoldReason, number>();
   #queue: Entry[] = [];
   #head = 0;
   #size = 0;
@@ -51,6 +52,15 @@ export class Gate {
     this.#timeoutMs = opts.timeoutMs;
     this.#maxQueued = opts.maxQueued;
     this.#clock = opts.clock ?? realClock;
+  }
+
+  /** New limits (a reload): they apply to requests queued from now on, and to the next expiry. */
+  setLimits(opts: { timeoutMs: number; maxQueued: number }): void {
+    for (const [reason, limit] of this.#holders) if (limit === this.#timeoutMs) this.#holders.set(reason, opts.timeoutMs);
+    this.#timeoutMs = opts.timeoutMs;
+    this.#maxQueued = opts.maxQueued;
+    this.#disarm();
+    this.#arm();
   }
 
   get state(): GateState {
@@ -64,15 +74,22 @@ export class Gate {
     return this.#size;
   }
   holders(): HoldReason[] {
-    return [...this.#holders];
+    return [...this.#holders.keys()];
   }
   isHeldBy(reason: HoldReason): boolean {
     return this.#holders.has(reason);
   }
 
-  hold(reason: HoldReason): void {
+  /**
+   * Hold the gate for `reason`. `waitLimitMs` bounds how long requests wait while this holder
+   * holds, instead of the gate's timeout (a pause with a timeout of its own releases its
+   * requests then, so they wait without bound in the meantime: Infinity).
+   */
+  hold(reason: HoldReason, waitLimitMs?: number): void {
     if (this.#holders.size === 0) this.#heldAt = this.#clock.now();
-    this.#holders.add(reason);
+    this.#holders.set(reason, waitLimitMs ?? this.#timeoutMs);
+    this.#disarm();
+    this.#arm();
   }
 
   /**
@@ -80,7 +97,13 @@ export class Gate {
    * long the gate was held (ms); else return undefined.
    */
   release(reason: HoldReason): number | undefined {
-    if (!this.#holders.delete(reason) || this.#holders.size > 0) return undefined;
+    if (!this.#holders.delete(reason)) return undefined;
+    if (this.#holders.size > 0) {
+      // What is left may allow a shorter wait than the holder that went.
+      this.#disarm();
+      this.#arm();
+      return undefined;
+    }
     this.#settleAll('released');
     return this.#clock.now() - this.#heldAt;
   }
@@ -104,12 +127,6 @@ export class Gate {
     };
   }
 
-  /** Settle every waiter with 'shutdown' and drop all holders (Baton is stopping). */
-  shutdown(): void {
-    this.#holders.clear();
-    this.#settleAll('shutdown');
-  }
-
   #settleAll(outcome: HoldOutcome): void {
     const queue = this.#queue;
     const start = this.#head;
@@ -126,11 +143,19 @@ export class Gate {
     }
   }
 
+  /** How long a request may wait now: the longest of what the holders allow. */
+  #waitLimit(): number {
+    let limit = 0;
+    for (const ms of this.#holders.values()) if (ms > limit) limit = ms;
+    return this.#holders.size === 0 ? this.#timeoutMs : limit;
+  }
+
   /** One timer for the whole queue: entries share a timeout, so they expire in order. */
   #arm(): void {
     const first = this.#peek();
-    if (first === undefined) return;
-    const due = Math.max(0, first.at + this.#timeoutMs - this.#clock.now());
+    const limit = this.#waitLimit();
+    if (first === undefined || !Number.isFinite(limit)) return;
+    const due = Math.max(0, first.at + limit - this.#clock.now());
     this.#timer = this.#clock.setTimeout(() => this.#expire(), due);
   }
 
@@ -142,9 +167,10 @@ export class Gate {
   #expire(): void {
     this.#timer = undefined;
     const now = this.#clock.now();
+    const limit = this.#waitLimit();
     while (this.#head < this.#queue.length) {
       const e = this.#queue[this.#head]!;
-      if (!e.gone && now - e.at < this.#timeoutMs) break;
+      if (!e.gone && now - e.at < limit) break;
       this.#head++;
       if (e.gone) continue;
       e.gone = true;

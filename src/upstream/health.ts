@@ -27,7 +27,7 @@ export function probe(host: string, port: number, path: string, timeoutMs: numbe
  * Probe at once, then every interval, until `healthyThreshold` consecutive 2xx (and the
  * runtime's own health, if any, says healthy), the instance exits, or the deadline passes.
  */
-export async function waitHealthy(instance: Instance, health: HealthConfig, signal?: AbortSignal): Promise<HealthResult> {
+export async function waitHealthy(instance: Instance, health: HealthConfig, signal?: AbortSignal, onProbe?: (probes: number, last: string) => void): Promise<HealthResult> {
   const deadline = performance.now() + health.deadlineMs;
   let exit: ExitInfo | undefined;
   void instance.exited.then((e) => {
@@ -54,6 +54,7 @@ export async function waitHealthy(instance: Instance, health: HealthConfig, sign
     // probe said (a deploy that fails should name the app's real answer, e.g. "HTTP 503").
     const cutByDeadline = typeof status === 'string' && status.startsWith('no answer within') && timeout < health.timeoutMs && probes > 1;
     if (!cutByDeadline) lastStatus = typeof status === 'number' ? `HTTP ${status}` : status;
+    onProbe?.(probes, lastStatus);
     streak = typeof status === 'number' && status >= 200 && status < 300 ? streak + 1 : 0;
     const native = await instance.nativeHealth();
     if (native === 'unhealthy') return { ok: false, reason: 'unhealthy', probes, lastStatus: `${lastStatus}, runtime health: unhealthy` };

@@ -1,6 +1,6 @@
-import http from 'node:http';
 import type { Instance } from '../runtime/runtime.js';
-import { Exchange } from './exchange.js';
+import { ConnectionPool } from './pool.js';
+import type { UpstreamConnection } from './connection.js';
 
 /** A proxied WebSocket pair, as the upstream sees it. */
 export interface TrackedSocket {
@@ -34,38 +34,76 @@ export interface DrainReport {
   ms: number;
 }
 
+/** What is in flight on an upstream: an exchange, as the drain sees it. */
+export interface InFlight {
+  /** A long-lived stream (server-sent events): ended at the drain grace, not waited for. */
+  readonly isStream: boolean;
+  cut(reason: CutReason): void;
+}
+
+/** Why the drain ends what is still in flight. */
+export type CutReason =
+  /** The grace is over for a long-lived stream: end it cleanly so the client reconnects. */
+  | 'grace'
+  /** The drain timeout: 504 if nothing was sent yet, else cut the stream. */
+  | 'timeout';
+
+const EJECT_MS = 1000;
+const EJECT_MAX_MS = 30_000;
+
+/** Idle keep-alive connections to an app are closed before a typical app's own timeout (Node: 5 s). */
+const POOL = { idleMs: 4000, maxIdle: 256 };
+
 /**
- * One running version of a service as the data plane sees it: where to send requests, a
- * keep-alive pool to it, and what is in flight on it (requests and WebSockets), so that the
- * swap can drain exactly this version and nothing else.
+ * One running instance of a service as the data plane sees it: where to send requests, its
+ * pool of keep-alive connections, and what is in flight on it (requests and WebSockets), so
+ * that a swap can drain exactly this instance and nothing else.
  */
 export class Upstream {
   readonly instance: Instance;
-  #agent: http.Agent | undefined;
-  /** What `close()` releases besides the agent (forwarders' own pools); undefined once closed. */
-  #onClose: Array<() => void> | undefined = [];
-  #inflight = new Set<Exchange>();
+  readonly address: string;
+  readonly connections = new ConnectionPool<UpstreamConnection>(POOL);
+  /** How many instances ran in this one's place before it (supervision replaced them). */
+  readonly restarts: number;
+  /** What the running health checks say (health.ts): false takes it out of the rotation. */
+  healthy = true;
+  #ejectedUntil = 0;
+  #ejections = 0;
+  #inflight = new Set<InFlight>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
 
-  constructor(instance: Instance) {
+  constructor(instance: Instance, restarts = 0) {
     this.instance = instance;
+    this.restarts = restarts;
+    this.address = instance.host.includes(':') ? `[${instance.host}]:${instance.port}` : `${instance.host}:${instance.port}`;
+  }
+
+  /** In the rotation: running, healthy, and not ejected after a failed connection. */
+  get available(): boolean {
+    return this.healthy && this.instance.exitInfo === undefined && (this.#ejectedUntil === 0 || performance.now() >= this.#ejectedUntil);
+  }
+
+  get ejected(): boolean {
+    return this.#ejectedUntil !== 0 && performance.now() < this.#ejectedUntil;
   }
 
   /**
-   * A keep-alive pool to this upstream, for forwarders built on node:http (the default `net`
-   * forwarder keeps its own pool). Made on first use.
+   * Out of the rotation for a short backoff after a connection failure (passive health): 1 s,
+   * doubling while it keeps failing, at most 30 s; a success (`served`) ends the backoff.
    */
-  get agent(): http.Agent {
-    this.#agent ??= new http.Agent({
-      keepAlive: true,
-      maxFreeSockets: 256,
-      // Close pooled sockets before a typical upstream's keep-alive timeout (Node: 5 s) so we
-      // rarely write to a socket the upstream is closing (the keep-alive reuse race).
-      timeout: 4000,
-      scheduling: 'lifo',
-    });
-    return this.#agent;
+  eject(): number {
+    const ms = Math.min(EJECT_MAX_MS, EJECT_MS * 2 ** Math.min(this.#ejections, 5));
+    this.#ejections++;
+    this.#ejectedUntil = performance.now() + ms;
+    return ms;
+  }
+
+  /** An answer came back: whatever ejection there was is over. */
+  served(): void {
+    if (this.#ejections === 0) return;
+    this.#ejections = 0;
+    this.#ejectedUntil = 0;
   }
 
   get version(): string {
@@ -77,9 +115,6 @@ export class Upstream {
   get port(): number {
     return this.instance.port;
   }
-  get address(): string {
-    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
-  }
   get inflight(): number {
     return this.#inflight.size;
   }
@@ -87,26 +122,25 @@ export class Upstream {
     return this.#sockets.size;
   }
 
-  /** Register a request on this upstream; the exchange's finish() unregisters it. */
-  begin(): Exchange {
-    const exchange: Exchange = new Exchange(() => {
-      this.#inflight.delete(exchange);
-      if (this.#inflight.size === 0 && this.#idleWaiters.length > 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    });
+  /** An exchange begins on this upstream. */
+  track(exchange: InFlight): void {
     this.#inflight.add(exchange);
-    return exchange;
   }
 
-  /** Track a proxied WebSocket; call the returned function when it has closed. */
-  trackSocket(socket: TrackedSocket): () => void {
+  /** An exchange on this upstream is over (its answer ended or it was cut). Idempotent. */
+  untrack(exchange: InFlight): void {
+    if (!this.#inflight.delete(exchange) || this.#inflight.size > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  trackSocket(socket: TrackedSocket): void {
     this.#sockets.add(socket);
-    return () => {
-      this.#sockets.delete(socket);
-    };
+  }
+
+  untrackSocket(socket: TrackedSocket): void {
+    this.#sockets.delete(socket);
   }
 
   /**
@@ -161,18 +195,9 @@ export class Upstream {
     return report;
   }
 
-  /** Run `release` when this upstream closes (at once if it has): for pools kept outside it. */
-  onClose(release: () => void): void {
-    if (this.#onClose === undefined) release();
-    else this.#onClose.push(release);
-  }
-
-  /** Release pooled keep-alive sockets. */
+  /** It has stopped: its pooled connections go (in-flight ones end with their exchange). */
   close(): void {
-    this.#agent?.destroy();
-    const releases = this.#onClose ?? [];
-    this.#onClose = undefined;
-    for (const release of releases) release();
+    this.connections.close();
   }
 
   #hasStreams(): boolean {

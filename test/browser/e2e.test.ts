@@ -210,12 +210,8 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
   }
 
   describe('notify.inject', () => {
-    // http-proxy-3 cannot rewrite bodies: Baton hands injecting services to the node forwarder.
-    it.each(['node', 'http-proxy-3'])('adds the tag to a page that lacks it, before </head>, chunked (--forwarder %s)', async (forwarder) => {
-      const baton = await start(await yamlOnFreePort(`${SERVICE_EXTRA}\nnotify:\n  inject: true`), { args: ['--forwarder', forwarder] });
-
-      const status = JSON.parse((await baton.cli('status', '--json')).stdout) as { baton: { forwarder: string } };
-      expect(status.baton.forwarder).toBe(forwarder);
+    it('adds the tag to a page that lacks it, before </head>, chunked', async () => {
+      const baton = await start(await yamlOnFreePort(`${SERVICE_EXTRA}\nnotify:\n  inject: true`));
 
       const res = await fetch(`${baton.url}/plain`);
       const html = await res.text();

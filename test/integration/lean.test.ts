@@ -3,10 +3,11 @@ import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers
 import { rawExchange } from '../helpers/raw.js';
 
 /**
- * The lean path of the public listener (src/proxy/lean): plain bodiless HTTP/1.1 requests are
- * served without node:http's objects, and the first request outside that subset hands the
- * connection to node:http. Checked here on raw sockets, where the two meet: pipelining, a
- * connection crossing over mid-way, heads split across packets, Connection: close.
+ * Baton's own HTTP/1.1 path on the public listener (src/proxy/h1): requests in its parser's
+ * subset, bodies included, are served without node:http's objects, and the first request
+ * outside it hands the connection to node:http. Checked here on raw sockets, where the two
+ * meet: pipelining, bodies between pipelined requests, a connection crossing over mid-way, heads
+ * split across packets, Connection: close.
  */
 
 /** Split a raw reply stream into responses (Content-Length or no body; enough for these routes). */
@@ -52,8 +53,8 @@ describe('lean path', () => {
     expect(rs[2]!.headers.connection).toBe('close');
   });
 
-  it('hands a connection to node:http at its first request with a body, and keeps serving it', async () => {
-    // Pipelined, then one at a time: GET (lean), POST (node:http from here on), GET.
+  it('serves pipelined requests with a body in between on one connection', async () => {
+    // Pipelined, then one at a time: GET, POST with its body, GET; all on Baton's own path.
     const pipelined = await rawExchange(baton.port, [get('/version') + post('/echo', 'hello body') + get('/version', 'Connection: close\r\n')]);
     expect(responses(pipelined.reply).map((x) => [x.status, x.body])).toEqual([
       [200, '{"version":"v1"}'],
@@ -67,6 +68,35 @@ describe('lean path', () => {
       [200, '{"version":"v1"}'],
     ]);
     expect(stepped.closed).toBe(true);
+  });
+
+  it('streams a chunked request body and reads the pipelined request behind it', async () => {
+    const chunked = 'POST /echo HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n';
+    const r = await rawExchange(baton.port, [chunked.slice(0, 60), 30, chunked.slice(60) + get('/version', 'Connection: close\r\n')]);
+    expect(responses(r.reply).map((x) => [x.status, x.body])).toEqual([
+      [200, 'hello world'],
+      [200, '{"version":"v1"}'],
+    ]);
+  });
+
+  it('answers a request before reading its body, drops the body, and serves the request behind it', async () => {
+    const body = 'x'.repeat(20_000);
+    const early = `POST /_baton/nothing-here HTTP/1.1\r\nHost: app.test\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const r = await rawExchange(baton.port, [early, 50, body + get('/version', 'Connection: close\r\n')]);
+    expect(responses(r.reply).map((x) => x.status)).toEqual([404, 200]);
+    expect(responses(r.reply)[1]!.body).toBe('{"version":"v1"}');
+  });
+
+  it('hands a connection to node:http at a request outside its subset (Expect: 100-continue), which keeps serving it', async () => {
+    const expect100 = 'POST /echo HTTP/1.1\r\nHost: app.test\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n';
+    const r = await rawExchange(baton.port, [get('/version') + expect100, 100, 'abc' + get('/version', 'Connection: close\r\n')]);
+    expect(r.reply).toContain('HTTP/1.1 100 Continue\r\n');
+    const finals = responses(r.reply.replace('HTTP/1.1 100 Continue\r\n\r\n', ''));
+    expect(finals.map((x) => [x.status, x.body])).toEqual([
+      [200, '{"version":"v1"}'],
+      [200, 'abc'],
+      [200, '{"version":"v1"}'],
+    ]);
   });
 
   it('serves a head that arrives in pieces', async () => {
@@ -100,7 +130,7 @@ describe('lean path', () => {
     expect([seen.constructor, seen.tostring, seen.hasownproperty]).toEqual(['c', 't', 'h']);
   });
 
-  it('leaves repeated header fields to node:http, which joins them', async () => {
+  it('passes repeated header fields on, which the app joins', async () => {
     const r = await rawExchange(baton.port, [get('/headers', 'X-Twice: 1\r\nX-Twice: 2\r\nConnection: close\r\n')]);
     expect(JSON.parse(responses(r.reply)[0]!.body)['x-twice']).toBe('1, 2');
   });

@@ -47,9 +47,15 @@ function once(agent: http.Agent, port: number, post: boolean): Promise<Result> {
   });
 }
 
-describe.each(['net', 'node', 'http-proxy-3', 'undici'])('zero downtime (%s forwarder)', (forwarder) => {
+/** The same load and deploys with one instance per version, and with three (all switched as one). */
+const VARIANTS: Array<[string, string]> = [
+  ['one instance', ''],
+  ['replicas: 3', '\nreplicas: 3'],
+];
+
+describe.each(VARIANTS)('zero downtime (%s)', (variant, extra) => {
   it(`${CLIENTS} keep-alive clients see no failure across ${DEPLOYS} deploys, each answer from a version active during the request`, async () => {
-    baton = await startBaton(configYaml({ web: { extra: 'drain:\n  timeout: 10s\n  websocket_grace: 1s' } }), { args: ['--forwarder', forwarder] });
+    baton = await startBaton(configYaml({ web: { extra: `drain:\n  timeout: 10s\n  websocket_grace: 1s${extra}` } }));
     const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
     const results: Result[] = [];
     let running = true;
@@ -89,9 +95,14 @@ describe.each(['net', 'node', 'http-proxy-3', 'undici'])('zero downtime (%s forw
     });
     holds.sort((a, b) => a - b);
     console.log(
-      `[zero-downtime ${forwarder}] requests=${results.length} failures=${failures.length} misrouted=${misrouted.length} swaps=${DEPLOYS} ` +
-        `hold_ms median=${holds[Math.floor(holds.length / 2)]} max=${holds.at(-1)}`,
+      `[zero-downtime ${variant}] requests=${results.length} failures=${failures.length} misrouted=${misrouted.length} swaps=${DEPLOYS} ` +
+        `hold_ms median=${holds[Math.floor(holds.length / 2)]} max=${holds.at(-1)}` +
+        (failures.length > 0 ? ` first failures: ${JSON.stringify(failures.slice(0, 3).map((f) => f.why))}` : ''),
     );
+    if (failures.length > 0) {
+      console.log(baton.output().split('\n').filter((l) => /"level":(40|50)/.test(l)).slice(0, 10).join('\n'));
+      if (process.env.BATON_TEST_DUMP !== undefined) await import('node:fs/promises').then((fs) => fs.writeFile(process.env.BATON_TEST_DUMP!, baton!.output()));
+    }
     expect(failures.slice(0, 5)).toEqual([]);
     expect(misrouted.slice(0, 5)).toEqual([]);
     expect(results.length).toBeGreaterThan(DEPLOYS * CLIENTS);

@@ -80,6 +80,7 @@ describe('parseConfig', () => {
         noticeSocketsPerClient: 64,
         maxBodyBytes: 0,
         upstreamHeadersTimeoutMs: 60_000,
+        underscoresInHeaders: false,
       },
       services: {
         web: {
@@ -89,10 +90,14 @@ describe('parseConfig', () => {
           runtime: 'process',
           process: { command: ['node', 'server.js'], cwd: '/srv/baton', env: {} },
           docker: { image: '', port: 3000, network: 'host', env: {} },
-          health: { path: '/healthz', intervalMs: 200, timeoutMs: 2_000, deadlineMs: 60_000, healthyThreshold: 1 },
+          health: { path: '/healthz', intervalMs: 200, timeoutMs: 2_000, deadlineMs: 60_000, healthyThreshold: 1, intervalRunningMs: 2_000, unhealthyThreshold: 3 },
           hold: { timeoutMs: 10_000, maxQueued: 10_000 },
           drain: { timeoutMs: 30_000, websocketGraceMs: 5_000 },
           notify: { inject: false },
+          replicas: 1,
+          loadBalancing: 'least_inflight',
+          paths: ['/'],
+          stripPrefix: false,
         },
       } satisfies Config['services'],
     } satisfies Config);
@@ -197,6 +202,49 @@ describe('parseConfig', () => {
     expect(problem.line).toBe(7);
     expect(problem.message).toContain('"web"');
     expect(problem.message).toContain('"api"');
+  });
+
+  it('lets two services share a host with different path prefixes', () => {
+    const text = yaml(
+      'services:',
+      '  web:',
+      '    hosts: [example.com]',
+      '    version: v1',
+      '    process: {command: [node]}',
+      '  api:',
+      '    hosts: [example.com]',
+      '    paths: [/api/]',
+      '    strip_prefix: true',
+      '    version: v1',
+      '    process: {command: [node]}',
+    );
+    const config = parseConfig(text, FILE);
+    expect(config.services.api).toMatchObject({ paths: ['/api'], stripPrefix: true });
+    expect(config.services.web).toMatchObject({ paths: ['/'], stripPrefix: false });
+  });
+
+  it('names both services when they claim the same host and path prefix', () => {
+    const text = yaml(
+      'services:',
+      '  web:',
+      '    hosts: [example.com]',
+      '    paths: [/, /api]',
+      '    version: v1',
+      '    process: {command: [node]}',
+      '  api:',
+      '    hosts: [example.com]',
+      '    paths: [/api/]',
+      '    version: v1',
+      '    process: {command: [node]}',
+    );
+    const problem = problemAt(text, 'services.api.hosts[0]');
+    expect(problem.message).toContain('"/api"');
+    expect(problem.message).toContain('"web"');
+  });
+
+  it.each(['api', '/a?b', '/a//b', '/a b', ''])('rejects the path prefix %j, naming it', (bad) => {
+    const problem = problemAt(yaml(...MINIMAL_LINES, `    paths: [${JSON.stringify(bad)}]`), 'services.web.paths[0]');
+    expect(problem.message).toMatch(/expected a path prefix/);
   });
 
   it('names the line of a YAML syntax error', () => {

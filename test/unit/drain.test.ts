@@ -1,7 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import type { Instance } from '../../src/runtime/runtime.js';
-import type { CutReason, Exchange } from '../../src/upstream/exchange.js';
-import { Upstream, type TrackedSocket } from '../../src/upstream/upstream.js';
+import { Upstream, type CutReason, type InFlight, type TrackedSocket } from '../../src/upstream/upstream.js';
 
 /** setTimeout may fire up to a millisecond early as performance.now() sees it. */
 const SLACK_MS = 2;
@@ -12,6 +11,7 @@ const fakeInstance: Instance = {
   port: 1,
   id: 'fake',
   exited: new Promise(() => {}),
+  exitInfo: undefined,
   recentOutput: () => [],
   nativeHealth: async () => 'none',
   stop: async () => {},
@@ -37,9 +37,26 @@ interface Cut {
   atMs: number;
 }
 
-/** Begin an exchange that records its cuts (ms since `start`); `endOnCut` ends it as a forwarder would. */
-function tracked(u: Upstream, start: number, opts: { stream?: boolean; endOnCut?: boolean } = {}): { ex: Exchange; cuts: Cut[] } {
-  const ex = u.begin();
+/** What the drain sees of an exchange, as the request path's exchange behaves: cut() calls onCut, finish() untracks. */
+class FakeExchange implements InFlight {
+  isStream = false;
+  done = false;
+  onCut: ((reason: CutReason) => void) | undefined;
+  constructor(readonly upstream: Upstream) {
+    upstream.track(this);
+  }
+  cut(reason: CutReason): void {
+    if (!this.done) this.onCut?.(reason);
+  }
+  finish(): void {
+    this.done = true;
+    this.upstream.untrack(this);
+  }
+}
+
+/** Begin an exchange that records its cuts (ms since `start`); `endOnCut` ends it as the exchange would. */
+function tracked(u: Upstream, start: number, opts: { stream?: boolean; endOnCut?: boolean } = {}): { ex: FakeExchange; cuts: Cut[] } {
+  const ex = new FakeExchange(u);
   const cuts: Cut[] = [];
   ex.isStream = opts.stream ?? false;
   ex.onCut = (reason) => {
@@ -170,13 +187,14 @@ describe('Upstream.drain', () => {
     const lingering = fakeSocket(start);
     u.trackSocket(lingering);
     const polite = fakeSocket(start);
-    const untrack = u.trackSocket({
-      closeForRestart: async () => {
+    const politeTunnel = {
+      closeForRestart: async (): Promise<void> => {
         await polite.closeForRestart();
-        untrack();
+        u.untrackSocket(politeTunnel);
       },
-      destroy: () => polite.destroy(),
-    });
+      destroy: (): void => polite.destroy(),
+    };
+    u.trackSocket(politeTunnel);
     await u.drain({ timeoutMs: 2000, websocketGraceMs: 20 });
     expect(lingering.closedAtMs).toHaveLength(1);
     expect(polite.closedAtMs).toHaveLength(1);

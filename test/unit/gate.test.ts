@@ -267,23 +267,6 @@ describe('Gate', () => {
     expect(gate.release('swap')).toBe(40);
   });
 
-  it('shutdown settles every waiter with shutdown and opens the gate', () => {
-    const { clock, gate, log, waiter } = setup();
-    gate.hold('swap');
-    gate.hold('pause');
-    enqueued(gate.enqueue(waiter('a')));
-    clock.advance(7);
-    enqueued(gate.enqueue(waiter('b')));
-    gate.shutdown();
-    expect(log).toEqual([
-      { name: 'a', outcome: 'shutdown', waitedMs: 7 },
-      { name: 'b', outcome: 'shutdown', waitedMs: 0 },
-    ]);
-    expect(gate.open).toBe(true);
-    expect(gate.holders()).toEqual([]);
-    expect(gate.queued).toBe(0);
-  });
-
   it('release leaves no timeout timer armed', () => {
     const { clock, gate, log, waiter } = setup({ timeoutMs: 100 });
     gate.hold('swap');

@@ -1,13 +1,30 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { describe, it, expect } from 'vitest';
-import { RequestIds, downstreamHeaders, requestIdOf, upstreamHeaders, type ForwardedContext } from '../../src/proxy/headers.js';
+import { RequestIds, downstreamHeaders, upstreamHeaders as upstreamList, type ForwardedContext } from '../../src/proxy/headers.js';
 
-const untrusted: ForwardedContext = { remoteAddress: '203.0.113.7', trusted: false, proto: 'http', requestId: 'rid-1' };
-const trusted: ForwardedContext = { ...untrusted, remoteAddress: '10.0.0.2', trusted: true };
+type Ctx = Omit<ForwardedContext, 'authority' | 'underscores'> & { underscores?: boolean };
+const untrusted: Ctx = { remoteAddress: '203.0.113.7', trusted: false, proto: 'http', requestId: 'rid-1' };
+const trusted: Ctx = { ...untrusted, remoteAddress: '10.0.0.2', trusted: true };
 
-/** Only `headers` is read from the request. */
-function req(headers: IncomingHttpHeaders): IncomingMessage {
-  return { headers } as IncomingMessage;
+/** The fields sent upstream for a request with `sent` (as an object), read back as an object. */
+function upstreamHeaders(sent: Record<string, string>, ctx: Ctx): Record<string, string> {
+  const flat = Object.entries(sent).flat();
+  const out = upstreamList(flat, { underscores: false, ...ctx, authority: sent.host ?? 'fallback.test:80' });
+  const obj: Record<string, string> = {};
+  for (let i = 0; i < out.length; i += 2) {
+    const name = out[i]!.toLowerCase();
+    expect(obj, `${name} sent twice`).not.toHaveProperty(name);
+    obj[name] = out[i + 1]!;
+  }
+  return obj;
+}
+
+/** The request id chosen for a request carrying `headers`. */
+function requestIdOf(req: { headers: Record<string, string> }, ids: RequestIds): string {
+  return ids.of(Object.entries(req.headers).flat());
+}
+
+function req(headers: Record<string, string>): { headers: Record<string, string> } {
+  return { headers };
 }
 
 describe('upstreamHeaders', () => {
@@ -86,11 +103,35 @@ describe('upstreamHeaders', () => {
     expect(out['x-request-id']).toBe('chosen-id');
   });
 
-  it('keeps the Connection/Upgrade pair of a WebSocket handshake', () => {
-    const out = upstreamHeaders({ connection: 'keep-alive, Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' }, untrusted, true);
-    expect(out.connection).toBe('Upgrade');
-    expect(out.upgrade).toBe('websocket');
+  it("drops the client's Connection/Upgrade pair (a WebSocket handshake sets its own) and keeps the rest", () => {
+    const out = upstreamHeaders({ connection: 'keep-alive, Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'k' }, untrusted);
+    expect(out).not.toHaveProperty('connection');
+    expect(out).not.toHaveProperty('upgrade');
     expect(out['sec-websocket-key']).toBe('k');
+  });
+
+  // Issue 17: Connection may name any field, but never the ones Baton frames and routes with.
+  it.each(['content-length', 'transfer-encoding', 'host', 'x-forwarded-for', 'x-request-id', 'Content-Length, keep-alive', 'close, Transfer-Encoding'])(
+    'Connection: %s removes neither Host nor the fields Baton sets, and no framing field passes',
+    (named) => {
+      const out = upstreamHeaders({ host: 'app.test', connection: named, 'content-length': '35', 'transfer-encoding': 'chunked', 'x-kept': 'k' }, untrusted);
+      expect(out.host).toBe('app.test');
+      expect(out['x-forwarded-for']).toBe('203.0.113.7');
+      expect(out['x-request-id']).toBe('rid-1');
+      expect(out).not.toHaveProperty('content-length');
+      expect(out).not.toHaveProperty('transfer-encoding');
+      expect(out['x-kept']).toBe('k');
+    },
+  );
+
+  it('sends the authority Baton routed on as Host, first, even when the client sent none', () => {
+    const out = upstreamList(['Accept', '*/*'], { ...untrusted, authority: 'listen.test:8080', underscores: false });
+    expect(out.slice(0, 2)).toEqual(['host', 'listen.test:8080']);
+  });
+
+  it('drops field names with an underscore unless allowed (nginx: underscores_in_headers)', () => {
+    expect(upstreamHeaders({ host: 'a', Content_Length: '5', x_api_key: 'k' }, untrusted)).not.toHaveProperty('content_length');
+    expect(upstreamHeaders({ host: 'a', x_api_key: 'k' }, { ...untrusted, underscores: true })['x_api_key']).toBe('k');
   });
 });
 
@@ -155,18 +196,22 @@ describe('downstreamHeaders', () => {
     expect(out).toEqual(['Content-Type', 'text/html', 'x-request-id', 'rid']);
   });
 
+  it('drops Content-Length: Baton frames the answer itself (one length, never two: issue 17)', () => {
+    expect(downstreamHeaders(['Content-Length', '5', 'Content-Length', '5', 'ETag', '"1"'], 'rid')).toEqual(['ETag', '"1"', 'x-request-id', 'rid']);
+  });
+
   it('drops headers the upstream named in Connection', () => {
     const out = downstreamHeaders(['Connection', 'close, X-Internal', 'X-Internal', 'secret', 'ETag', '"1"'], 'rid');
     expect(out).toEqual(['ETag', '"1"', 'x-request-id', 'rid']);
   });
 
   it('adds X-Request-Id when the app sent none', () => {
-    const out = downstreamHeaders(['Content-Length', '2'], 'rid-42');
-    expect(out).toEqual(['Content-Length', '2', 'x-request-id', 'rid-42']);
+    const out = downstreamHeaders(['Content-Type', 'text/plain'], 'rid-42');
+    expect(out).toEqual(['Content-Type', 'text/plain', 'x-request-id', 'rid-42']);
   });
 
   it("keeps the app's own X-Request-Id and adds no second one", () => {
-    const out = downstreamHeaders(['X-Request-ID', 'app-id', 'Content-Length', '2'], 'rid-42');
-    expect(out).toEqual(['X-Request-ID', 'app-id', 'Content-Length', '2']);
+    const out = downstreamHeaders(['X-Request-ID', 'app-id', 'Content-Type', 'text/plain'], 'rid-42');
+    expect(out).toEqual(['X-Request-ID', 'app-id', 'Content-Type', 'text/plain']);
   });
 });

@@ -1,6 +1,5 @@
-import { setImmediate as tick } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { CLIENT_SCRIPT_TAG, ScriptInjector, injectClientScript, rewrittenHeaders, shouldInject, type InjectOutcome } from '../../src/proxy/inject.js';
+import { CLIENT_SCRIPT_TAG, ScriptInjector, injection, rewrittenHeaders, shouldInject, type InjectOutcome } from '../../src/proxy/inject.js';
 
 const TAG = CLIENT_SCRIPT_TAG;
 
@@ -8,14 +7,8 @@ const TAG = CLIENT_SCRIPT_TAG;
 async function run(chunks: Array<string | Buffer>): Promise<{ out: string; bytes: Buffer; outcome: InjectOutcome | undefined }> {
   const t = new ScriptInjector();
   const parts: Buffer[] = [];
-  t.on('data', (c: Buffer) => parts.push(c));
-  const ended = new Promise<void>((resolve, reject) => {
-    t.on('end', resolve);
-    t.on('error', reject);
-  });
-  for (const c of chunks) t.write(c);
-  t.end();
-  await ended;
+  for (const c of chunks) parts.push(...t.feed(typeof c === 'string' ? Buffer.from(c) : c));
+  parts.push(...t.end());
   const bytes = Buffer.concat(parts);
   return { out: bytes.toString('utf8'), bytes, outcome: t.outcome };
 }
@@ -133,21 +126,16 @@ describe('ScriptInjector', () => {
   it('streams a 32 MiB body without buffering it: at most 16 bytes are ever held back', async () => {
     const t = new ScriptInjector();
     let emitted = 0;
-    t.on('data', (c: Buffer) => (emitted += c.length));
     // No </head> nor </body>, and every chunk ends in a possible token start, the worst case.
     const chunk = Buffer.from('x'.repeat(64 * 1024 - 16) + '/_baton/client.j'.slice(0, 16));
     let written = 0;
     let maxHeld = 0;
     for (let i = 0; i < 512; i++) {
-      t.write(chunk);
+      for (const piece of t.feed(chunk)) emitted += piece.length;
       written += chunk.length;
-      await tick();
       maxHeld = Math.max(maxHeld, written - emitted);
-      expect(t.writableLength + t.readableLength).toBe(0);
     }
-    const ended = new Promise((resolve) => t.on('end', resolve));
-    t.end();
-    await ended;
+    for (const piece of t.end()) emitted += piece.length;
     expect(maxHeld).toBeLessThanOrEqual(16);
     expect(emitted).toBe(written + Buffer.byteLength(TAG));
     expect(t.outcome).toBe('end');
@@ -155,15 +143,11 @@ describe('ScriptInjector', () => {
 
   it('passes later chunks through as they come once the tag is in', async () => {
     const t = new ScriptInjector();
-    const seen: Buffer[] = [];
-    t.on('data', (c: Buffer) => seen.push(c));
-    t.write('<head></head>');
-    await tick();
+    t.feed(Buffer.from('<head></head>'));
     const later = Buffer.from('<body>streamed later</body>');
-    t.write(later);
-    await tick();
-    expect(seen.at(-1)).toBe(later);
-    t.end();
+    expect(t.feed(later)).toEqual([later]);
+    expect(t.feed(later)[0]).toBe(later);
+    expect(t.end()).toEqual([]);
   });
 });
 
@@ -212,14 +196,14 @@ describe('rewrittenHeaders', () => {
   });
 });
 
-describe('injectClientScript', () => {
+describe('injection', () => {
   it('gives new headers and an injector for an HTML page', () => {
-    const r = injectClientScript({ method: 'GET', statusCode: 200, headers: html });
+    const r = injection('GET', 200, html);
     expect(r?.headers).toEqual(['Content-Type', 'text/html; charset=utf-8']);
-    expect(r?.body).toBeInstanceOf(ScriptInjector);
+    expect(r?.injector).toBeInstanceOf(ScriptInjector);
   });
 
   it('leaves a gzip page alone', () => {
-    expect(injectClientScript({ method: 'GET', statusCode: 200, headers: [...html, 'content-encoding', 'gzip'] })).toBeUndefined();
+    expect(injection('GET', 200, [...html, 'content-encoding', 'gzip'])).toBeUndefined();
   });
 });

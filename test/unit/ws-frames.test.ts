@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { describe, it, expect } from 'vitest';
 import * as wsLib from 'ws';
 import { WebSocket, WebSocketServer } from 'ws';
-import { FrameBoundary, closeFrame } from '../../src/proxy/ws-frames.js';
+import { FrameBoundary, closeFrame } from '../../src/proxy/websocket/frames.js';
 
 /** ws's frame parser; exported by the package but absent from @types/ws. */
 const { Receiver } = wsLib as unknown as {

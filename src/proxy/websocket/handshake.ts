@@ -55,7 +55,7 @@ export class Handshake {
     this.#target = target;
     this.#opts = opts;
     this.#done = opts.done;
-    this.#up = net.connect({ host: target.host, port: target.port, noDelay: true, onread: { buffer: opts.buffers.next, callback: this.#onRead } });
+    this.#up = net.connect({ host: target.host, port: target.port, noDelay: true, onread: { buffer: opts.buffers.shared, callback: this.#onRead } });
     this.#up.on('error', this.#upOnError);
     this.#up.on('end', this.#upOnEnd);
     this.#up.on('close', this.#upOnClose);

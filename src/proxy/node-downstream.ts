@@ -1,0 +1,179 @@
+import type http from 'node:http';
+import type { BodyFraming } from '../http1/types.js';
+import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from './downstream.js';
+
+const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
+const NONE: BodyFraming = { kind: 'none' };
+
+/**
+ * A request node:http parsed (the connections Baton's own parser declined: see h1/), behind the
+ * same interface as Baton's own. llhttp has validated its framing; the target may be in
+ * absolute form, whose authority wins over Host (RFC 9112 3.2.2).
+ */
+export class NodeDownstream implements Downstream {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string | undefined;
+  readonly headers: readonly string[];
+  readonly protocol: Protocol;
+  readonly secure: boolean;
+  readonly remoteAddress: string;
+  readonly body: BodyFraming;
+  bodyStarted = false;
+  readonly #req: http.IncomingMessage;
+  readonly #res: http.ServerResponse;
+  readonly #maxBody: number;
+  #events: DownstreamEvents = NO_EVENTS;
+  #sink: BodySink | undefined;
+  #seen = 0;
+  #ended = false;
+
+  constructor(req: http.IncomingMessage, res: http.ServerResponse, opts: { secure: boolean; maxBody: number }) {
+    this.#req = req;
+    this.#res = res;
+    this.#maxBody = opts.maxBody;
+    this.method = req.method ?? 'GET';
+    const target = splitTarget(req.url ?? '/');
+    this.path = target.path;
+    this.authority = target.authority ?? req.headers.host;
+    this.headers = req.rawHeaders;
+    this.protocol = req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
+    this.secure = opts.secure;
+    this.remoteAddress = req.socket.remoteAddress ?? '';
+    this.body = framing(req);
+  }
+
+  get responded(): boolean {
+    return this.#res.headersSent;
+  }
+
+  attach(events: DownstreamEvents): void {
+    this.#events = events;
+    this.#res.on('drain', this.#resOnDrain);
+    this.#res.once('close', this.#resOnClose);
+  }
+
+  readBody(sink: BodySink): void {
+    if (this.#sink !== undefined) return this.resumeBody();
+    this.#sink = sink;
+    const req = this.#req;
+    req.on('data', this.#reqOnData);
+    req.once('end', this.#reqOnEnd);
+    req.once('aborted', this.#reqOnAborted);
+    req.on('error', this.#reqOnAborted);
+  }
+
+  resumeBody(): void {
+    this.#req.resume();
+  }
+
+  closeAfterResponse(): void {
+    this.#res.shouldKeepAlive = false;
+  }
+
+  respond(status: number, reason: string, headers: readonly string[], body: ResponseBody): void {
+    const out = [...headers];
+    switch (body.kind) {
+      case 'none':
+        if (body.length !== undefined) out.push('content-length', String(body.length));
+        break;
+      case 'length':
+        out.push('content-length', String(body.length));
+        break;
+      case 'stream':
+        if (body.codings.length > 0 && this.protocol === 'http/1.1') out.push('transfer-encoding', `${body.codings.join(', ')}, chunked`);
+        break;
+    }
+    this.#res.writeHead(status, reason === '' ? undefined : reason, out);
+  }
+
+  flush(): void {
+    this.#res.flushHeaders();
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.#ended ? true : this.#res.write(chunk);
+  }
+
+  end(trailers?: readonly string[]): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (trailers !== undefined && trailers.length > 0) {
+      const pairs: Array<[string, string]> = [];
+      for (let i = 0; i < trailers.length; i += 2) pairs.push([trailers[i]!, trailers[i + 1]!]);
+      this.#res.addTrailers(pairs);
+    }
+    this.#res.end();
+    this.#req.resume(); // an unread body is drained so the connection can be reused
+  }
+
+  abort(): void {
+    this.#ended = true;
+    this.#res.destroy();
+  }
+
+  #reqOnData = (chunk: Buffer): void => {
+    this.#seen += chunk.length;
+    if (this.#maxBody > 0 && this.#seen > this.#maxBody) {
+      this.#detachBody();
+      this.#sink?.onBodyError('too_large');
+      return;
+    }
+    this.bodyStarted = true;
+    if (this.#sink?.onBodyData(chunk) === false) this.#req.pause();
+  };
+
+  #reqOnEnd = (): void => {
+    const sink = this.#sink;
+    this.#detachBody();
+    sink?.onBodyEnd(this.#req.rawTrailers);
+  };
+
+  #reqOnAborted = (): void => {
+    const sink = this.#sink;
+    this.#detachBody();
+    if (!this.#req.complete) sink?.onBodyError('aborted');
+  };
+
+  #detachBody(): void {
+    const req = this.#req;
+    req.removeListener('data', this.#reqOnData);
+    req.removeListener('end', this.#reqOnEnd);
+    req.removeListener('aborted', this.#reqOnAborted);
+    req.removeListener('error', this.#reqOnAborted);
+    this.#sink = undefined;
+  }
+
+  #resOnDrain = (): void => {
+    this.#events.downstreamDrained();
+  };
+
+  #resOnClose = (): void => {
+    this.#res.removeListener('drain', this.#resOnDrain);
+    if (!this.#res.writableFinished && !this.#ended) this.#events.downstreamClosed();
+  };
+}
+
+/** What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. */
+function framing(req: http.IncomingMessage): BodyFraming {
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    const codings = te
+      .toLowerCase()
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    return { kind: 'chunked', codings: codings.slice(0, -1) };
+  }
+  const length = Number(req.headers['content-length'] ?? 0);
+  return length > 0 ? { kind: 'length', length } : NONE;
+}
+
+/** An origin-form target as is; an absolute-form one split into its authority and path. */
+export function splitTarget(target: string): { path: string; authority: string | undefined } {
+  if (target.startsWith('/') || target === '*') return { path: target, authority: undefined };
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^#]*)/i.exec(target);
+  if (m === null) return { path: target, authority: undefined };
+  const rest = m[2] ?? '';
+  return { path: rest === '' ? '/' : rest.startsWith('?') ? `/${rest}` : rest, authority: m[1] === '' ? undefined : m[1] };
+}

@@ -1,0 +1,83 @@
+/**
+ * What happens to a request from a client, whichever connection carried it: Baton's own
+ * routes, routing to a service (router.ts), the limits that need no exchange, then an exchange
+ * (exchange.ts) that takes it to the end. WebSocket upgrades go to upgrades.ts.
+ */
+import type { Logger } from 'pino';
+import type { LimitsConfig } from '../config/types.js';
+import type { Service } from '../service.js';
+import type { HoldOutcome } from '../swap/gate.js';
+import type { Transport } from '../upstream/transport.js';
+import type { Downstream } from './downstream.js';
+import type { Deadlines } from './deadlines.js';
+import { Exchange, type ExchangeRecord } from './exchange.js';
+import { sendError } from './error-pages.js';
+import type { RequestIds } from './headers.js';
+import type { OwnRoutes } from './own-routes.js';
+import type { Router } from './router.js';
+
+/** What the data plane reports (metrics, access log). All optional so tests can leave them out. */
+export interface ProxyObserver {
+  requestFinished?(record: ExchangeRecord): void;
+  held?(service: string, outcome: HoldOutcome, ms: number): void;
+  upstreamError?(service: string, kind: string): void;
+}
+
+/** What every exchange shares: the request path's tools and settings. */
+export interface ExchangeContext {
+  readonly transport: Transport;
+  readonly deadlines: Deadlines;
+  readonly limits: LimitsConfig;
+  readonly ids: RequestIds;
+  readonly observer: ProxyObserver;
+  readonly log: Logger;
+  /** Client addresses whose X-Forwarded-* are kept. */
+  readonly trusted: ReadonlySet<string>;
+}
+
+export interface RequestPathOptions {
+  ctx: ExchangeContext;
+  ownRoutes: OwnRoutes;
+  /** The Host sent upstream for a request that named none (HTTP/1.0): the listener's address. */
+  fallbackAuthority: string;
+}
+
+export class RequestPath {
+  readonly #ctx: ExchangeContext;
+  readonly #ownRoutes: OwnRoutes;
+  #router: Router<Service>;
+  /** Stopping: every answer closes its connection. */
+  stopping = false;
+  /** The Host sent upstream for a request that named none: the listener's address, once bound. */
+  fallbackAuthority: string;
+
+  constructor(opts: RequestPathOptions, router: Router<Service>) {
+    this.#ctx = opts.ctx;
+    this.#ownRoutes = opts.ownRoutes;
+    this.fallbackAuthority = opts.fallbackAuthority;
+    this.#router = router;
+  }
+
+  get router(): Router<Service> {
+    return this.#router;
+  }
+
+  /** The routing table is replaced in one assignment (a reload). */
+  set router(router: Router<Service>) {
+    this.#router = router;
+  }
+
+  handle(req: Downstream): void {
+    if (this.stopping) req.closeAfterResponse();
+    if (req.path.startsWith('/_baton/')) return this.#ownRoutes.serve(req);
+    const route = this.#router.match(req.authority, req.path);
+    if (route === undefined) return void sendError(req, 'no_route', this.#ctx.ids.of(req.headers));
+    const service = route.value;
+    const limits = this.#ctx.limits;
+    if (req.headers.length > limits.maxHeadersCount * 2) return void sendError(req, 'too_many_headers', this.#ctx.ids.of(req.headers));
+    if (limits.maxBodyBytes > 0 && req.body.kind === 'length' && req.body.length > limits.maxBodyBytes) {
+      return void sendError(req, 'payload_too_large', this.#ctx.ids.of(req.headers));
+    }
+    new Exchange(this.#ctx, req, service, { authority: req.authority ?? this.fallbackAuthority, prefix: route.prefix }).start();
+  }
+}
