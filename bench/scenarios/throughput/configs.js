@@ -12,11 +12,12 @@
  *   workloads     only these workloads (default: every one)
  *   byDefault     false: only when named in --configs (or, for baton-node*, --baton-node)
  *   peer          true: a ratio column is computed against it (nginx, HAProxy)
+ *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
  */
 export const CONFIGS = [
   { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
-  { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true },
-  { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true },
+  { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false },
+  { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false },
   { id: 'baton', label: 'Baton (Node {node})', kind: 'baton' },
   { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false },
   { id: 'baton-nometrics', label: 'Baton (Node {node}), metrics off', kind: 'baton', metrics: false, workloads: ['get'] },
