@@ -4,8 +4,9 @@
  * every request timed so the ones overlapping a swap can be told apart) and as the fallback
  * load generator of the throughput scenario when wrk is not installed.
  *
- *   parent -> {cmd: 'start', opts}     opts: {port, concurrency, durationMs, mix: 'get'|'mixed',
- *                                             path, postMin, postMax, verify}
+ *   parent -> {cmd: 'start', opts}     opts: {port, concurrency, durationMs, mix: 'get'|'post'|'mixed',
+ *                                             path, postPath ('/echo'), postMin, postMax, verify,
+ *                                             keepAlive (true; false: Connection: close)}
  *   parent -> {cmd: 'stop', windows}   windows: {name: [[from, to], ...]} (absolute ms)
  *   child  -> {type: 'started'} ... {type: 'result', ...}
  */
@@ -84,7 +85,7 @@ function once(agent, opts, post) {
         port: opts.port,
         agent,
         method: post ? 'POST' : 'GET',
-        path: post ? '/echo' : opts.path,
+        path: post ? (opts.postPath ?? '/echo') : opts.path,
         headers: post ? { 'content-type': 'application/octet-stream', 'content-length': body.length } : undefined,
       },
       (res) => {
@@ -122,14 +123,14 @@ function once(agent, opts, post) {
 
 async function run(opts) {
   for (let i = 0; i < 64; i++) bodies.push(randomBytes(opts.postMin + Math.floor(Math.random() * (opts.postMax - opts.postMin + 1))));
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.concurrency, keepAliveMsecs: 1000 });
+  const agent = new http.Agent({ keepAlive: opts.keepAlive ?? true, maxSockets: opts.concurrency, keepAliveMsecs: 1000 });
   running = true;
   startedAt = now();
   stopAt = opts.durationMs === undefined ? Infinity : startedAt + opts.durationMs;
   process.send?.({ type: 'started', at: startedAt });
   const loops = Array.from({ length: opts.concurrency }, async (_, i) => {
     let k = i;
-    while (running && now() < stopAt) await once(agent, opts, opts.mix === 'mixed' && k++ % 2 === 1);
+    while (running && now() < stopAt) await once(agent, opts, opts.mix === 'post' || (opts.mix === 'mixed' && k++ % 2 === 1));
   });
   await Promise.all(loops);
   endedAt = now();

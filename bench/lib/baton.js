@@ -1,6 +1,7 @@
 /**
- * A Baton under test: the real CLI (dist/cli.js, built by `npm run bench`) on a generated
- * config in a temporary folder, pinned to the system-under-test core with its app processes.
+ * A Baton under test: the real CLI (`node dist/cli.js start -c FILE`, built by `npm run bench`)
+ * on a generated config in a temporary folder, pinned to the system-under-test core with its
+ * app processes. No `--forwarder`: Baton runs its one transport (before issue 10, the default).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,9 +24,11 @@ export async function controlRequest(socket, method, route, body, onEvent) {
 
 /**
  * Start Baton with one service `web` running `command` (a process runtime app).
- * `service` adds YAML under the service; `top` adds YAML at the top level.
+ * `service` adds YAML under the service; `top` adds YAML at the top level. `node` is the Node
+ * binary Baton runs on (default: this process's); `metrics: false` runs it with the metrics
+ * observer taken off the request path.
  */
-export async function startBaton({ forwarder = 'net', metrics = true, command, service = '', top = '', readyTimeoutMs = 30_000 }) {
+export async function startBaton({ node = process.execPath, metrics = true, command, service = '', top = '', readyTimeoutMs = 30_000 }) {
   const dir = await mkdtemp(path.join(tmpdir(), 'baton-bench-'));
   const yaml = [
     'listen: 127.0.0.1:0',
@@ -49,10 +52,10 @@ export async function startBaton({ forwarder = 'net', metrics = true, command, s
     .join('\n');
   const configFile = path.join(dir, 'baton.yaml');
   await writeFile(configFile, yaml + '\n');
-  const child = spawnPinned(SUT_CORE, process.execPath, [metrics ? CLI : CLI_NO_METRICS, 'start', '-c', configFile, '--forwarder', forwarder], {
+  const child = spawnPinned(SUT_CORE, node, [metrics ? CLI : CLI_NO_METRICS, 'start', '-c', configFile], {
     env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
   });
-  const port = await new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`baton did not start:\n${child.output()}`)), readyTimeoutMs);
     const onData = () => {
       const m = /serving on http:\/\/127\.0\.0\.1:(\d+)/.exec(child.output());
@@ -68,6 +71,14 @@ export async function startBaton({ forwarder = 'net', metrics = true, command, s
       reject(new Error(`baton exited with ${code}:\n${child.output()}`));
     });
   });
+  let port;
+  try {
+    port = await ready;
+  } catch (err) {
+    await stopPid(child.pid, 'SIGTERM', 5000);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     pid: child.pid,
     port,

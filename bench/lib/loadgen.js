@@ -1,6 +1,10 @@
 /**
- * Load generators: wrk (pinned to the load core) when installed, else the Node one in
- * clients/http-load.js (forked; it inherits the orchestrator's pinning to the load core).
+ * Load generators. HTTP/1.1 workloads: wrk (pinned to the load core) when installed, else the
+ * Node one in clients/http-load.js (forked; it inherits the orchestrator's pinning to the load
+ * core). `tool: 'h2load'` workloads (HTTP/2, TLS handshakes) run h2load pinned the same way.
+ *
+ * A workload's request: `{ method, path, bodyBytes, close }` (close: `Connection: close`, a new
+ * connection per request).
  */
 import { execFile, fork } from 'node:child_process';
 import path from 'node:path';
@@ -9,14 +13,19 @@ import { pinned, LOAD_CORE, which } from './procs.js';
 
 // BENCH_LOADGEN=node forces the Node generator (to check the fallback where wrk is installed).
 const wrkBin = process.env.BENCH_LOADGEN === 'node' ? undefined : which('wrk');
+const h2loadBin = which('h2load');
+const WRK_SCRIPT = path.join(BENCH, 'lib/wrk/request.lua');
 
 export function loadGeneratorName() {
   return wrkBin !== undefined
-    ? 'wrk (Debian), -t1, keep-alive, 2 s timeout'
+    ? 'wrk (Debian), -t1, 2 s timeout'
     : 'node (bench/clients/http-load.js; wrk not found): it saturates before a direct Node upstream does, so "× direct" overstates every proxy';
 }
 
 export const hasWrk = wrkBin !== undefined;
+export const hasH2load = h2loadBin !== undefined;
+
+const NO_ERRORS = { connect: 0, read: 0, write: 0, timeout: 0 };
 
 function toMs(text) {
   const m = /^([\d.]+)(us|ms|s|m)$/.exec(text.trim());
@@ -25,12 +34,23 @@ function toMs(text) {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-/** GET `url` at `c` keep-alive connections for `seconds`; req/s, p50, p99, errors, non-2xx. */
-export function runLoad({ port, path: p = '/', c, seconds }) {
-  if (wrkBin === undefined) return runNodeLoad({ port, path: p, c, seconds });
-  const cmd = pinned(LOAD_CORE, wrkBin, ['-t1', `-c${c}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '2s', `http://127.0.0.1:${port}${p}`]);
+/**
+ * Run one load: `request` (see above) to 127.0.0.1:`port` at `c` connections for `seconds`;
+ * `{ requests, rps, p50, p99, errors: {connect, read, write, timeout}, non2xx }`.
+ * `tool` picks the generator ('wrk', the default, falls back to Node; 'h2load').
+ */
+export function runLoad({ port, request = {}, c, seconds, tool = 'wrk', scheme = 'http', h2loadArgs = [] }) {
+  const req = { method: 'GET', path: '/', bodyBytes: 0, close: false, ...request };
+  if (tool === 'h2load') return runH2load({ port, req, c, seconds, scheme, extra: h2loadArgs });
+  if (wrkBin === undefined) return runNodeLoad({ port, req, c, seconds });
+  const args = ['-t1', `-c${c}`, `-d${Math.max(1, Math.round(seconds))}s`, '--latency', '--timeout', '2s'];
+  const plain = req.method === 'GET' && req.bodyBytes === 0 && !req.close;
+  if (!plain) args.push('-s', WRK_SCRIPT);
+  args.push(`${scheme}://127.0.0.1:${port}${req.path}`);
+  const cmd = pinned(LOAD_CORE, wrkBin, args);
+  const env = { ...process.env, BENCH_METHOD: req.method, BENCH_BODY_BYTES: String(req.bodyBytes), BENCH_CONNECTION_CLOSE: req.close ? '1' : '0' };
   return new Promise((resolve, reject) => {
-    execFile(cmd.cmd, cmd.args, { timeout: (seconds + 30) * 1000 }, (err, stdout) => {
+    execFile(cmd.cmd, cmd.args, { env, timeout: (seconds + 30) * 1000 }, (err, stdout) => {
       if (err) return reject(new Error(`wrk failed: ${err.message}\n${stdout}`));
       const num = (re) => {
         const m = re.exec(stdout);
@@ -46,21 +66,57 @@ export function runLoad({ port, path: p = '/', c, seconds }) {
         rps: num(/Requests\/sec:\s+([\d.]+)/),
         p50: lat(50),
         p99: lat(99),
-        errors: sock === null ? { connect: 0, read: 0, write: 0, timeout: 0 } : { connect: +sock[1], read: +sock[2], write: +sock[3], timeout: +sock[4] },
+        errors: sock === null ? { ...NO_ERRORS } : { connect: +sock[1], read: +sock[2], write: +sock[3], timeout: +sock[4] },
         non2xx: num(/Non-2xx or 3xx responses: (\d+)/),
       });
     });
   });
 }
 
-async function runNodeLoad({ port, path: p, c, seconds }) {
+/**
+ * h2load (nghttp2): HTTP/2 by default, `--h1` in `extra` for HTTP/1.1. It reports no
+ * percentiles: p50 is its mean request time, p99 NaN.
+ */
+function runH2load({ port, req, c, seconds, scheme, extra }) {
+  if (h2loadBin === undefined) return Promise.reject(new Error('h2load is not installed'));
+  if (req.method !== 'GET' || req.bodyBytes > 0) return Promise.reject(new Error('h2load workloads: GET only for now (h2load -d FILE would post a body)'));
+  // h2load fails when the server closes after an answer: wrk over https does new handshakes.
+  if (req.close) return Promise.reject(new Error('h2load workloads: no Connection: close (use wrk, which reconnects, for a new connection or TLS handshake per request)'));
+  const args = ['-c', String(c), '-D', String(Math.max(1, Math.round(seconds))), '-m', '1', ...extra];
+  args.push(`${scheme}://127.0.0.1:${port}${req.path}`);
+  const cmd = pinned(LOAD_CORE, h2loadBin, args);
+  return new Promise((resolve, reject) => {
+    execFile(cmd.cmd, cmd.args, { timeout: (seconds + 30) * 1000 }, (err, stdout) => {
+      if (err) return reject(new Error(`h2load failed: ${err.message}\n${stdout}`));
+      const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+      const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
+      const rps = /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(stdout);
+      const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(stdout);
+      const done = m === null ? 0 : Number(m[3]);
+      resolve({
+        requests: done,
+        rps: rps === null ? 0 : Number(rps[1]),
+        p50: mean === null ? NaN : toMs(mean[1]),
+        p99: NaN,
+        errors: { connect: 0, read: m === null ? 0 : Number(m[6]), write: 0, timeout: m === null ? 0 : Number(m[7]) },
+        non2xx: codes === null ? 0 : Number(codes[2]) + Number(codes[3]) + Number(codes[4]),
+      });
+    });
+  });
+}
+
+async function runNodeLoad({ port, req, c, seconds }) {
   const child = forkLoad();
+  const post = req.bodyBytes > 0;
   const r = await new Promise((resolve, reject) => {
     child.on('message', (m) => {
       if (m.type === 'result') resolve(m);
     });
     child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
-    child.send({ cmd: 'start', opts: { port, concurrency: c, durationMs: seconds * 1000, mix: 'get', path: p, postMin: 0, postMax: 0, verify: false, timeoutMs: 2000 } });
+    child.send({
+      cmd: 'start',
+      opts: { port, concurrency: c, durationMs: seconds * 1000, mix: post ? 'post' : 'get', path: req.path, postPath: req.path, postMin: req.bodyBytes, postMax: req.bodyBytes, keepAlive: !req.close, verify: false, timeoutMs: 2000 },
+    });
   });
   child.kill();
   return {

@@ -43,10 +43,23 @@ export async function startNginx(ports) {
   await waitForPort(all.HTTP_PORT);
   const master = readPid(pidFile);
   track(master);
+  const errorLog = path.join(dir, 'run/nginx/logs/error.log');
   return {
     name: 'nginx',
     port: all.HTTP_PORT,
     wsPort: all.WS_PORT,
+    /**
+     * How many times nginx has spilled a request or response body to a temporary file so far
+     * (its warn-level "... is buffered to a temporary file"): disk writes the other proxies
+     * never make, so a run with any is not a like-for-like comparison.
+     */
+    bufferedToDisk() {
+      try {
+        return (readFileSync(errorLog, 'utf8').match(/buffered to a temporary file/g) ?? []).length;
+      } catch {
+        return 0;
+      }
+    },
     /** Master and workers (the workers change on reload). */
     pids: () => [master, ...childrenOf(master)],
     async reload() {

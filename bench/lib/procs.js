@@ -114,16 +114,22 @@ export function cleanup() {
   started.clear();
 }
 
-/** user + system CPU time of a process (all its threads), in microseconds. */
-export function cpuUs(pid) {
+/** User and kernel (system) CPU time of a process (all its threads), in microseconds. */
+export function cpuSplitUs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After the comm field: state is f[0], utime f[11], stime f[12].
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK;
+    return { user: (Number(f[11]) * 1e6) / CLK_TCK, sys: (Number(f[12]) * 1e6) / CLK_TCK };
   } catch {
-    return NaN;
+    return { user: NaN, sys: NaN };
   }
+}
+
+/** user + system CPU time of a process (all its threads), in microseconds. */
+export function cpuUs(pid) {
+  const { user, sys } = cpuSplitUs(pid);
+  return user + sys;
 }
 
 /** Resident set size in KiB. */
@@ -152,12 +158,34 @@ export function childrenOf(pid) {
 export function groupCpuUs(pids) {
   return pids.reduce((a, p) => a + cpuUs(p), 0);
 }
+export function groupCpuSplitUs(pids) {
+  return pids.reduce(
+    (a, p) => {
+      const c = cpuSplitUs(p);
+      return { user: a.user + c.user, sys: a.sys + c.sys };
+    },
+    { user: 0, sys: 0 },
+  );
+}
 export function groupRssKb(pids) {
   return pids.reduce((a, p) => a + rssKb(p), 0);
 }
 
-/** Baton's own (the build under test; `npm run bench` builds first). */
-export { freePort } from '../../dist/runtime/free-port.js';
+/**
+ * A free TCP port on 127.0.0.1 (the kernel picks one; closed at once, so free, not reserved).
+ * The bench's own, not Baton's: the bench must not depend on where the build keeps its helpers.
+ */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 export async function waitForPort(port, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;

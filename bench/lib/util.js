@@ -6,7 +6,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const now = () => performance.timeOrigin + performance.now();
 
 export function parseArgs(argv) {
-  const opts = { quick: false, scenarios: new Set([1, 2, 3, 4]), rounds: undefined, duration: undefined, out: undefined, configs: undefined, table: true };
+  const opts = { quick: false, scenarios: new Set([1, 2, 3, 4]), rounds: undefined, duration: undefined, out: undefined, configs: undefined, workloads: undefined, node: undefined, batonNode: undefined, syscalls: 'auto', table: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -23,6 +23,13 @@ export function parseArgs(argv) {
     else if (name === '--duration') opts.duration = parseDuration(value());
     else if (name === '--out') opts.out = value();
     else if (name === '--configs') opts.configs = value().split(',');
+    else if (name === '--workloads') opts.workloads = value().split(',');
+    else if (name === '--node') opts.node = value();
+    else if (name === '--baton-node') opts.batonNode = value();
+    else if (name === '--syscalls') {
+      opts.syscalls = value();
+      if (!['auto', 'perf', 'strace', 'off'].includes(opts.syscalls)) throw new Error(`--syscalls: expected auto, perf, strace or off, got ${opts.syscalls}`);
+    }
     else if (name === '--help' || name === '-h') opts.help = true;
     else throw new Error(`unknown option ${a}`);
   }

@@ -10,12 +10,12 @@ import { now, sleep } from '../lib/util.js';
 
 const APP = path.join(BENCH, 'apps/app.mjs');
 
-export async function holdQueue({ target, forwarder, log }) {
+export async function holdQueue({ target, node, log }) {
   // Released, each held request also opens an upstream connection: two descriptors each.
   const limit = nofile();
   const count = Math.min(target, Math.floor((limit.hard - 512) / 2));
   if (count < target) log(`  open-files hard limit ${limit.hard}: ${count} held requests instead of ${target}`);
-  const baton = await startBaton({ forwarder, command: [process.execPath, APP], service: `hold:\n  timeout: 120s\n  max_queued: ${count + 1000}` });
+  const baton = await startBaton({ node, command: [node, APP], service: `hold:\n  timeout: 120s\n  max_queued: ${count + 1000}` });
   const client = forkClient('hold-load.js');
   try {
     await sleep(300);

@@ -32,11 +32,11 @@ async function withLoad(port, steadyMs, body) {
   }
 }
 
-export async function swapUnderLoad({ deploys, steadyMs, reloadGapMs, forwarder, log }) {
-  const out = { deploys, forwarder };
+export async function swapUnderLoad({ deploys, steadyMs, reloadGapMs, node, log }) {
+  const out = { deploys };
   const baton = await startBaton({
-    forwarder,
-    command: [process.execPath, APP],
+    node,
+    command: [node, APP],
     service: 'drain:\n  timeout: 10s\n  websocket_grace: 0s\nhold:\n  timeout: 10s',
   });
   const swaps = [];
@@ -78,7 +78,7 @@ export async function swapUnderLoad({ deploys, steadyMs, reloadGapMs, forwarder,
 
   // Reference: the same load through nginx while it reloads its configuration as many times.
   const appPort = await freePort();
-  const app = spawnPinned(SUT_CORE, process.execPath, [APP], { env: { ...process.env, PORT: String(appPort), BATON_VERSION: 'nginx' } });
+  const app = spawnPinned(SUT_CORE, node, [APP], { env: { ...process.env, PORT: String(appPort), BATON_VERSION: 'nginx' } });
   try {
     await waitForPort(appPort);
     const nginx = await startNginx({ UPSTREAM_PORT: appPort, WS_UPSTREAM_PORT: await freePort() });

@@ -1,106 +1,156 @@
 /**
- * Scenario 1: the same ~100-byte upstream served direct, through Baton (each forwarder, and the
- * default one with metrics off), nginx and HAProxy; c=50 and c=200, keep-alive; configurations
- * interleaved round by round. CPU per request and RSS of the proxy process(es) from /proc.
+ * Scenario 1: throughput and latency. Each workload (throughput/workloads.js) against each
+ * configuration (throughput/configs.js): the upstream direct, nginx, HAProxy, Baton (through
+ * its CLI, on the bench Node; optionally on a second Node too), the comparison proxies and the
+ * bare Node relay, all pinned to one core beside one shared upstream. Configurations are
+ * interleaved within each workload, rotated every round and reversed every other one; medians
+ * and spreads over rounds, ratios against nginx and HAProxy of the same run. CPU (user and
+ * kernel) and RSS of the proxy process(es) from /proc; then "where the time goes": syscalls per
+ * request of Baton, the relay and nginx, counted in a separate short pass.
  */
-import path from 'node:path';
-import { BENCH, startBaton } from '../lib/baton.js';
-import { startNginx, startHaproxy } from '../lib/peers.js';
 import { runLoad } from '../lib/loadgen.js';
-import { freePort, groupCpuUs, groupRssKb, spawnPinned, stopPid, SUT_CORE, waitForPort } from '../lib/procs.js';
+import { groupCpuSplitUs, groupRssKb } from '../lib/procs.js';
 import { median, sleep, spread } from '../lib/util.js';
+import { CONFIGS, PROFILED } from './throughput/configs.js';
+import { startConfig, startUpstream } from './throughput/start.js';
 
-const UPSTREAM = path.join(BENCH, 'apps/upstream.cjs');
-export const CONCURRENCY = [50, 200];
+const portOf = (t, w) => t.ports[w.port ?? 'http'];
+const applies = (t, w) => (w.configs === undefined || w.configs.includes(t.id)) && (t.config.workloads === undefined || t.config.workloads.includes(w.id)) && portOf(t, w) !== undefined;
 
-export async function throughput({ rounds, seconds, warmupSeconds, only, defaultForwarder, log }) {
-  const want = (id) => only === undefined || only.includes(id);
-  const upPort = await freePort();
-  const upstream = spawnPinned(SUT_CORE, process.execPath, [UPSTREAM], { env: { ...process.env, PORT: String(upPort) } });
-  await waitForPort(upPort);
+function load(t, w, seconds) {
+  return runLoad({ port: portOf(t, w), request: w.request, c: w.c, seconds, tool: w.tool, scheme: w.scheme, h2loadArgs: w.h2loadArgs });
+}
+
+/** One measured load: the load generator's figures plus the proxy's CPU, RSS and disk spills. */
+async function measure(t, w, seconds) {
+  const pids = t.pids();
+  const disk0 = t.bufferedToDisk?.() ?? 0;
+  const cpu0 = groupCpuSplitUs(pids);
+  const res = await load(t, w, seconds);
+  const cpu1 = groupCpuSplitUs(pids);
+  const n = Math.max(1, res.requests);
+  const user = (cpu1.user - cpu0.user) / n;
+  const sys = (cpu1.sys - cpu0.sys) / n;
+  return { ...res, userUsPerReq: user, sysUsPerReq: sys, cpuUsPerReq: user + sys, rssMb: groupRssKb(pids) / 1024, bufferedToDisk: (t.bufferedToDisk?.() ?? 0) - disk0 };
+}
+
+/**
+ * `configs`, `workloads`: the selected table entries. `nodes`: { bench, batonNode }.
+ * `syscalls`: a counter from lib/syscalls.js, or undefined to skip that pass.
+ */
+export async function throughput({ rounds, seconds, warmupSeconds, profileSeconds, profileWorkloads = Infinity, configs, workloads, nodes, syscalls, log }) {
+  const upstream = await startUpstream(nodes.bench);
   const targets = [];
-  const stops = [() => stopPid(upstream.pid)];
+  const skipped = [];
+  const stops = [() => upstream.stop()];
   try {
-    if (want('direct')) targets.push({ id: 'direct', label: 'direct (upstream alone)', port: upPort, pids: () => [upstream.pid] });
-    const peerPorts = { UPSTREAM_PORT: upPort, WS_UPSTREAM_PORT: await freePort() };
-    if (want('nginx')) {
-      const n = await startNginx(peerPorts);
-      if (n !== undefined) {
-        stops.push(() => n.stop());
-        targets.push({ id: 'nginx', label: 'nginx 1 worker', port: n.port, pids: n.pids });
-      } else log('nginx not installed: skipped');
+    for (const config of configs) {
+      const t = await startConfig(config, { upstream, nodes }).catch((err) => ({ why: err.message.replace(/\s+/g, ' ').trim().slice(0, 240) }));
+      if (t.why !== undefined) {
+        skipped.push({ id: config.id, why: t.why });
+        log(`  ${config.id}: skipped (${t.why})`);
+        continue;
+      }
+      stops.push(() => t.stop());
+      targets.push({ ...t, config });
     }
-    if (want('haproxy')) {
-      const h = await startHaproxy(peerPorts);
-      if (h !== undefined) {
-        stops.push(() => h.stop());
-        targets.push({ id: 'haproxy', label: 'HAProxy 1 thread', port: h.port, pids: h.pids });
-      } else log('haproxy not installed: skipped');
-    }
-    for (const fwd of ['net', 'node', 'http-proxy-3', 'undici']) {
-      if (!want(`baton-${fwd}`)) continue;
-      const b = await startBaton({ forwarder: fwd, command: [process.execPath, UPSTREAM] });
-      stops.push(() => b.stop());
-      targets.push({ id: `baton-${fwd}`, label: `Baton, ${fwd} forwarder${fwd === defaultForwarder ? ' (default)' : ''}`, port: b.port, pids: () => [b.pid], baton: true });
-    }
-    if (want('baton-nometrics')) {
-      const b = await startBaton({ forwarder: defaultForwarder, metrics: false, command: [process.execPath, UPSTREAM] });
-      stops.push(() => b.stop());
-      targets.push({ id: 'baton-nometrics', label: `Baton, ${defaultForwarder}, metrics off`, port: b.port, pids: () => [b.pid], baton: true });
-    }
+    const cells = workloads.map((w) => ({ w, targets: targets.filter((t) => applies(t, w)) }));
 
-    // Warm-up (JIT, pools), not recorded.
-    for (const t of targets) for (const c of CONCURRENCY) await runLoad({ port: t.port, c, seconds: warmupSeconds });
+    // Warm-up, not recorded: pools for every configuration, and V8's JIT for the Node ones,
+    // which takes longer to settle (with too short a warm-up Baton's first round is its worst).
+    if (warmupSeconds > 0) for (const { w, targets: ts } of cells) for (const t of ts) await load(t, w, t.config.jit === false ? warmupSeconds : 2 * warmupSeconds);
 
     const runs = [];
     for (let r = 0; r < rounds; r++) {
-      // Rotate the order each round, and reverse it every other round: a plain rotation keeps
-      // each configuration behind the same one (and whatever that one leaves behind on the
-      // shared core, such as a pool of idle upstream connections being closed).
-      const rotated = targets.map((_, i) => targets[(i + r) % targets.length]);
-      const order = r % 2 === 1 ? rotated.reverse() : rotated;
-      for (const t of order) {
-        for (const c of CONCURRENCY) {
-          await sleep(300);
-          const pids = t.pids();
-          const cpu0 = groupCpuUs(pids);
-          const res = await runLoad({ port: t.port, c, seconds });
-          const cpu1 = groupCpuUs(pids);
-          const run = { id: t.id, c, round: r + 1, ...res, cpuUsPerReq: (cpu1 - cpu0) / Math.max(1, res.requests), rssMb: groupRssKb(pids) / 1024 };
+      for (const { w, targets: ts } of cells) {
+        // Rotate the order each round, and reverse it every other round: a plain rotation keeps
+        // each configuration behind the same one (and whatever that one leaves behind on the
+        // shared core, such as a pool of idle upstream connections being closed).
+        const rotated = ts.map((_, i) => ts[(i + r) % ts.length]);
+        const order = r % 2 === 1 ? rotated.reverse() : rotated;
+        for (const t of order) {
+          await sleep(200);
+          const run = { workload: w.id, id: t.id, c: w.c, round: r + 1, ...(await measure(t, w, seconds)) };
           runs.push(run);
-          log(`  round ${r + 1} ${t.id.padEnd(16)} c=${String(c).padEnd(3)} ${Math.round(res.rps).toString().padStart(6)} req/s  p99 ${res.p99.toFixed(1)} ms  cpu ${run.cpuUsPerReq.toFixed(0)} µs/req  timeouts ${res.errors.timeout}`);
+          log(
+            `  round ${r + 1} ${w.id.padEnd(9)} ${t.id.padEnd(16)} ${Math.round(run.rps).toString().padStart(6)} req/s  p99 ${run.p99.toFixed(1)} ms  ` +
+              `cpu ${run.cpuUsPerReq.toFixed(0)} µs/req (${run.userUsPerReq.toFixed(0)} user + ${run.sysUsPerReq.toFixed(0)} kernel)` +
+              `${run.errors.timeout ? `  timeouts ${run.errors.timeout}` : ''}${run.non2xx ? `  non-2xx ${run.non2xx}` : ''}${run.bufferedToDisk ? `  buffered to disk ${run.bufferedToDisk}x` : ''}`,
+          );
         }
       }
     }
-    return { targets: targets.map(({ id, label }) => ({ id, label })), runs, rows: aggregate(targets, runs) };
+
+    const profile = syscalls === undefined ? { tool: null, rows: [] } : { tool: syscalls.name, seconds: profileSeconds, rows: [] };
+    if (syscalls !== undefined) {
+      for (const { w, targets: ts } of cells.filter((x) => x.w.profile !== false).slice(0, profileWorkloads)) {
+        for (const t of ts.filter((x) => PROFILED.includes(x.id))) {
+          await sleep(200);
+          const { result, counts } = await syscalls.count(t.pids(), () => load(t, w, profileSeconds));
+          const n = Math.max(1, result.requests);
+          const total = Object.values(counts).reduce((a, b) => a + b, 0);
+          const top = Object.entries(counts)
+            .sort((a, b) => b[1] - a[1])
+            .slice(0, 6)
+            .map(([name, k]) => ({ name, perReq: k / n }));
+          profile.rows.push({ workload: w.id, id: t.id, requests: result.requests, rps: result.rps, syscallsPerReq: total / n, top });
+          log(`  syscalls ${w.id.padEnd(9)} ${t.id.padEnd(8)} ${(total / n).toFixed(2)}/req  (${top.map((x) => `${x.name} ${x.perReq.toFixed(2)}`).join(', ')})`);
+        }
+      }
+    }
+    return {
+      rounds,
+      seconds,
+      workloads,
+      targets: targets.map(({ id, label, node }) => ({ id, label, node })),
+      skipped,
+      runs,
+      rows: aggregate(cells, runs),
+      profile,
+    };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
 }
 
-function aggregate(targets, runs) {
+/** Rows by workload and configuration: medians over rounds, spreads, ratios to the peers. */
+function aggregate(cells, runs) {
   const rows = [];
-  const direct = (c) => median(runs.filter((r) => r.id === 'direct' && r.c === c).map((r) => r.rps));
-  for (const t of targets) {
-    for (const c of CONCURRENCY) {
-      const rs = runs.filter((r) => r.id === t.id && r.c === c);
+  const peers = CONFIGS.filter((c) => c.peer).map((c) => c.id);
+  for (const { w, targets } of cells) {
+    const of = (id) => runs.filter((r) => r.workload === w.id && r.id === id);
+    const rpsOf = (id) => median(of(id).map((r) => r.rps));
+    const inRound = (id, round) => of(id).find((r) => r.round === round)?.rps;
+    for (const t of targets) {
+      const rs = of(t.id);
       const errs = (k) => rs.reduce((a, r) => a + r.errors[k], 0);
-      const rps = median(rs.map((r) => r.rps));
+      const rps = rpsOf(t.id);
+      const vs = {};
+      for (const p of peers) {
+        if (!targets.some((x) => x.id === p)) continue;
+        // The ratio of the medians, and the ratio within each round (same few seconds).
+        vs[p] = { x: rps / rpsOf(p), rounds: rs.map((r) => r.rps / inRound(p, r.round)).filter(Number.isFinite) };
+      }
       rows.push({
+        workload: w.id,
         id: t.id,
         label: t.label,
-        c,
+        c: w.c,
         rounds: rs.length,
         rps,
         rpsSpread: spread(rs.map((r) => r.rps)),
-        xDirect: rps / direct(c),
+        xDirect: rps / rpsOf('direct'),
+        vs,
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
         p99Spread: spread(rs.map((r) => r.p99)),
         socketErrors: { connect: errs('connect'), read: errs('read'), write: errs('write'), timeout: errs('timeout') },
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
         cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+        userUsPerReq: median(rs.map((r) => r.userUsPerReq)),
+        sysUsPerReq: median(rs.map((r) => r.sysUsPerReq)),
         rssMb: median(rs.map((r) => r.rssMb)),
+        bufferedToDisk: rs.reduce((a, r) => a + r.bufferedToDisk, 0),
       });
     }
   }

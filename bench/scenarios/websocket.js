@@ -12,15 +12,15 @@ import { median, sleep, spread } from '../lib/util.js';
 
 const ECHO = path.join(BENCH, 'apps/ws-echo.mjs');
 
-export async function websockets({ rounds, seconds, sockets, idleTarget, forwarder, log }) {
+export async function websockets({ rounds, seconds, sockets, idleTarget, node, log }) {
   const echoPort = await freePort();
-  const echo = spawnPinned(SUT_CORE, process.execPath, [ECHO], { env: { ...process.env, PORT: String(echoPort) } });
+  const echo = spawnPinned(SUT_CORE, node, [ECHO], { env: { ...process.env, PORT: String(echoPort) } });
   const stops = [() => stopPid(echo.pid)];
   const client = forkClient('ws-load.js');
   try {
     await waitForPort(echoPort);
     const targets = [{ id: 'direct', port: echoPort }];
-    const baton = await startBaton({ forwarder, command: [process.execPath, ECHO] });
+    const baton = await startBaton({ node, command: [node, ECHO] });
     stops.push(() => baton.stop());
     targets.push({ id: 'baton', port: baton.port });
     const peerPorts = { UPSTREAM_PORT: await freePort(), WS_UPSTREAM_PORT: echoPort };

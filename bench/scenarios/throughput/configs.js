@@ -1,0 +1,48 @@
+/**
+ * The configurations of scenario 1, one entry each; `kind` says how one is started
+ * (scenarios/throughput/start.js). A Baton variant (another Node, metrics off, later an access
+ * log or TLS) is a new entry here, not new code:
+ *
+ *   id, label     names in the JSON and the tables (`{node}` becomes the Node version)
+ *   kind          'direct' | 'nginx' | 'haproxy' | 'baton' | 'proxy'
+ *   node          Baton on a Node of this major version instead of the bench Node
+ *   metrics       false: Baton with the metrics observer off the request path
+ *   top, service  YAML added to Baton's config at the top level / under the service
+ *   script        kind 'proxy': the comparison proxy in bench/proxies/ (run on the bench Node)
+ *   workloads     only these workloads (default: every one)
+ *   byDefault     false: only when named in --configs (or, for baton-node*, --baton-node)
+ *   peer          true: a ratio column is computed against it (nginx, HAProxy)
+ *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
+ */
+export const CONFIGS = [
+  { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
+  { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false },
+  { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false },
+  { id: 'baton', label: 'Baton (Node {node})', kind: 'baton' },
+  { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false },
+  { id: 'baton-nometrics', label: 'Baton (Node {node}), metrics off', kind: 'baton', metrics: false, workloads: ['get'] },
+  { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
+  { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
+  { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },
+  { id: 'http-proxy-3', label: 'http-proxy-3', kind: 'proxy', script: 'http-proxy-3.mjs' },
+];
+
+/** Configurations where "where the time goes" counts syscalls (Baton against its references). */
+export const PROFILED = ['baton', 'relay', 'nginx'];
+
+/**
+ * The configurations of a run: `ids` (--configs) or every one `byDefault`, plus Baton on
+ * `batonNode` (a probed --baton-node) as `baton-node<major>`, made from the Baton entry when
+ * the table has none for that major.
+ */
+export function selectConfigs({ ids, batonNode }) {
+  const table = [...CONFIGS];
+  const extra = batonNode === undefined ? undefined : `baton-node${batonNode.major}`;
+  if (extra !== undefined && !table.some((c) => c.id === extra)) table.push({ id: extra, label: 'Baton (Node {node})', kind: 'baton', node: batonNode.major, byDefault: false });
+  if (ids !== undefined) {
+    const unknown = ids.filter((id) => !table.some((c) => c.id === id));
+    if (unknown.length > 0) throw new Error(`--configs: unknown ${unknown.join(', ')} (known: ${table.map((c) => c.id).join(', ')})`);
+    return table.filter((c) => ids.includes(c.id));
+  }
+  return table.filter((c) => c.byDefault !== false || c.id === extra);
+}
