@@ -6,19 +6,19 @@ import path from 'node:path';
 import { ROOT } from '../helpers/baton.js';
 
 /**
- * Proves the benchmark harness works end to end (load generator, Baton started and stopped,
- * /proc readings, JSON and markdown out) on a ~2 s quick scenario 1. No performance assertion:
- * the numbers depend on the machine.
+ * Proves the benchmark harness works end to end (load generator, Baton started through its CLI
+ * and stopped, a comparison proxy, /proc readings, JSON and markdown out) on a quick scenario 1:
+ * two workloads (a keep-alive GET and a POST with a body) against direct, Baton and the bare
+ * relay. No performance assertion: the numbers depend on the machine.
  */
 describe('benchmark harness', () => {
-  it('a quick throughput run measures direct and Baton and writes its JSON and table', async () => {
+  it('a quick throughput run measures direct, Baton and the relay per workload and writes its JSON and tables', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'bench-smoke-'));
     const out = path.join(dir, 'r.json');
     try {
+      const args = ['--quick', '--scenarios', '1', '--configs', 'direct,baton,relay', '--workloads', 'get,post-1k', '--syscalls', 'off', '--out', out];
       const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(ROOT, 'bench/run.js'), '--quick', '--scenarios', '1', '--duration', '2s', '--configs', 'direct,baton-net', '--out', out], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const child = spawn(process.execPath, [path.join(ROOT, 'bench/run.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
         let stdout = '';
         let stderr = '';
         child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -35,14 +35,18 @@ describe('benchmark harness', () => {
       expect(run.code, run.stderr).toBe(0);
       const results = JSON.parse(await readFile(out, 'utf8'));
       expect(results.meta.loadGenerator).toMatch(/wrk|node/);
-      const rows = results.throughput.rows as Array<{ id: string; c: number; rps: number; non2xx: number; cpuUsPerReq: number }>;
-      expect(rows.map((r) => `${r.id}@${r.c}`).sort()).toEqual(['baton-net@200', 'baton-net@50', 'direct@200', 'direct@50']);
+      expect(results.meta.node).toMatch(/^v\d+\./);
+      expect(results.throughput.skipped).toEqual([]);
+      const rows = results.throughput.rows as Array<{ workload: string; id: string; rps: number; non2xx: number; cpuUsPerReq: number; userUsPerReq: number; sysUsPerReq: number }>;
+      expect(rows.map((r) => `${r.id}@${r.workload}`).sort()).toEqual(['baton@get', 'baton@post-1k', 'direct@get', 'direct@post-1k', 'relay@get', 'relay@post-1k']);
       for (const r of rows) {
-        expect(r.rps, r.id).toBeGreaterThan(0);
-        expect(r.non2xx, r.id).toBe(0);
-        expect(Number.isFinite(r.cpuUsPerReq), r.id).toBe(true);
+        expect(r.rps, `${r.id}@${r.workload}`).toBeGreaterThan(0);
+        expect(r.non2xx, `${r.id}@${r.workload}`).toBe(0);
+        expect(Number.isFinite(r.cpuUsPerReq), `${r.id}@${r.workload}`).toBe(true);
+        expect(r.userUsPerReq + r.sysUsPerReq).toBeCloseTo(r.cpuUsPerReq, 6);
       }
-      expect(run.stdout).toContain('| configuration | c | req/s |');
+      expect(run.stdout).toContain('| configuration | req/s | × direct |');
+      expect(run.stdout).toContain('#### POST, 1 KiB body, keep-alive, c=50');
       expect(run.stdout).toContain('Load generator:');
     } finally {
       await rm(dir, { recursive: true, force: true });
