@@ -6,7 +6,8 @@ import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
 import { readTokenFile } from './control/token.js';
-import type { ControlApi, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
+import type { ControlApi, MaintenanceReply, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
+import { readFile } from 'node:fs/promises';
 import { endCanary, promote, startCanary, swap, type DoneEvent, type SwapDeps, type SwapEvent } from './swap/swap.js';
 import { StateStore, type SavedState } from './state/store.js';
 import { applyReload, type ReloadReport, type ReloadTarget } from './reload.js';
@@ -25,6 +26,17 @@ export interface BatonOptions {
   /** Grace between SIGTERM (docker stop) and the forceful kill of an old version. */
   stopGraceMs?: number;
   version?: string;
+}
+
+/** The service's own maintenance page, if `maintenance.page` names one (unreadable: refused, naming the file). */
+async function readMaintenancePage(service: Service): Promise<string | undefined> {
+  const file = service.config.maintenance.page;
+  if (file === undefined) return undefined;
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new BatonError('CONFIG_UNREADABLE', `services.${service.name}.maintenance.page: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** Baton's own version, shown in status. */
@@ -99,7 +111,13 @@ export class Baton implements ControlApi {
     for (const s of this.#services.values()) s.gate.hold('swap');
     try {
       // Services come up in parallel; Baton is ready only when all are.
-      await Promise.all([...this.#services.values()].map((s) => bringUp(s, saved.services[s.name], this.#swapDeps())));
+      await Promise.all(
+        [...this.#services.values()].map(async (s) => {
+          const remembered = saved.services[s.name];
+          await bringUp(s, remembered, this.#swapDeps());
+          if (remembered?.maintenance !== undefined) s.setMaintenance({ ...remembered.maintenance, page: await readMaintenancePage(s) });
+        }),
+      );
     } finally {
       for (const s of this.#services.values()) s.gate.release('swap');
     }
@@ -200,6 +218,17 @@ export class Baton implements ControlApi {
       () => (this.#reloading = undefined),
     );
     return run;
+  }
+
+  /** Maintenance on (every request gets the maintenance page) or off; kept across restarts. */
+  async maintenance(name: string, on: boolean, message: string): Promise<MaintenanceReply> {
+    const service = this.#service(name);
+    if (on) {
+      service.setMaintenance({ message, since: Date.now(), page: await readMaintenancePage(service) });
+      this.#hub.broadcast({ type: 'notice', service: name, version: service.active?.version ?? '', message: message === '' ? 'Down for maintenance' : message });
+    } else service.setMaintenance(undefined);
+    await this.#persist();
+    return { service: name, maintenance: on, message: service.maintenance?.message ?? null, state: service.state };
   }
 
   pause(name: string, timeoutMs: number | undefined): PauseReply {
@@ -303,6 +332,7 @@ export class Baton implements ControlApi {
       health: waitHealthy,
       signal: this.#stopping.signal,
       stopGraceMs: this.#stopGrace(),
+      migrated: (service, ok, ms) => this.#metrics.migrated(service, ok, ms),
     };
   }
 
@@ -311,7 +341,12 @@ export class Baton implements ControlApi {
     for (const [name, s] of this.#services) {
       const active = s.active;
       if (active === undefined) continue;
-      state.services[name] = s.previousVersion === undefined ? { version: active.version } : { version: active.version, previous: s.previousVersion };
+      const m = s.maintenance;
+      state.services[name] = {
+        version: active.version,
+        ...(s.previousVersion === undefined ? {} : { previous: s.previousVersion }),
+        ...(m === undefined ? {} : { maintenance: { message: m.message, since: m.since } }),
+      };
     }
     return this.#state.write(state);
   }

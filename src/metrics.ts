@@ -19,6 +19,8 @@ export class Metrics implements ProxyObserver {
   readonly #swaps: Counter<'service' | 'kind' | 'outcome'>;
   readonly #swapSeconds: Histogram<'service' | 'kind'>;
   readonly #upstreamErrors: Counter<'service' | 'kind'>;
+  readonly #migrations: Counter<'service' | 'outcome'>;
+  readonly #migrationSeconds: Histogram<'service' | 'outcome'>;
 
   constructor(services: () => Service[]) {
     const registers = [this.registry];
@@ -48,6 +50,8 @@ export class Metrics implements ProxyObserver {
     this.#swaps = new Counter({ name: 'baton_swaps_total', help: 'Deploys and rollbacks, by outcome.', labelNames: ['service', 'kind', 'outcome'], registers });
     this.#swapSeconds = new Histogram({ name: 'baton_swap_duration_seconds', help: 'Wall time of successful swaps, start to old version stopped.', labelNames: ['service', 'kind'], buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers });
     this.#upstreamErrors = new Counter({ name: 'baton_upstream_errors_total', help: 'Upstream failures by kind (refused, reset, timeout, aborted_response, retry).', labelNames: ['service', 'kind'], registers });
+    this.#migrations = new Counter({ name: 'baton_migrations_total', help: 'Migrations run by deploys, by outcome.', labelNames: ['service', 'outcome'], registers });
+    this.#migrationSeconds = new Histogram({ name: 'baton_migration_duration_seconds', help: 'Time migrations took, by outcome.', labelNames: ['service', 'outcome'], buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 300], registers });
     new Gauge({
       name: 'baton_inflight_requests',
       help: 'Requests in flight to upstreams, per service.',
@@ -127,6 +131,12 @@ export class Metrics implements ProxyObserver {
   swapped(service: string, kind: string, ok: boolean, ms: number): void {
     this.#swaps.inc({ service, kind, outcome: ok ? 'ok' : 'failed' });
     if (ok) this.#swapSeconds.observe({ service, kind }, ms / 1000);
+  }
+
+  migrated(service: string, ok: boolean, ms: number): void {
+    const outcome = ok ? 'ok' : 'failed';
+    this.#migrations.inc({ service, outcome });
+    this.#migrationSeconds.observe({ service, outcome }, ms / 1000);
   }
 
   async text(): Promise<{ contentType: string; body: string }> {

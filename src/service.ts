@@ -19,7 +19,7 @@ export interface Supervision {
   stopGraceMs: number;
 }
 
-export type ServiceState = 'serving' | 'swapping' | 'paused';
+export type ServiceState = 'serving' | 'swapping' | 'migrating' | 'paused' | 'maintenance';
 export type SwapKind = 'deploy' | 'rollback' | 'canary' | 'promote';
 
 /** The body of one service in GET /v1/status (the contract's fields first). */
@@ -36,7 +36,8 @@ export interface ServiceStatus {
   canary: { version: string; percent: number; replicas: ReplicaStatus[] } | null;
   websockets: number;
   hosts: string[];
-  swapping: SwapProgress | null;
+  swapping: (SwapProgress & { elapsed_ms: number }) | null;
+  maintenance: { message: string; since: string } | null;
   paused_until: string | null;
   draining: Array<{ version: string; inflight: number; websockets: number }>;
 }
@@ -55,11 +56,20 @@ export interface ReplicaStatus {
 export interface SwapProgress {
   version: string;
   kind: SwapKind;
-  /** The step under way: the last one completed is in the deploy's event stream. */
+  /** The step under way (the steps completed are in the deploy's event stream), and since when (epoch ms). */
   step: string;
+  step_started_at: number;
   /** Health probes sent so far, and what the last one said. */
   probes: number;
   last_probe: string | null;
+}
+
+export interface Maintenance {
+  message: string;
+  /** Epoch ms. */
+  since: number;
+  /** The service's own page (maintenance.page), read when maintenance began. */
+  page: string | undefined;
 }
 
 /** What `switchTo` did: the one assignment, and the hold around it. */
@@ -97,6 +107,7 @@ export class Service {
   #draining = new Set<Release>();
   /** Baton is stopping: instances exiting now were asked to. */
   #stopping = false;
+  #maintenance: Maintenance | undefined;
 
   /** Without `supervision` (unit tests), serving releases are neither probed nor repaired. */
   constructor(config: ServiceConfig, runtime: Runtime, log: Logger, supervision?: Supervision) {
@@ -144,8 +155,19 @@ export class Service {
   }
 
   get state(): ServiceState {
-    if (this.#swap !== undefined) return 'swapping';
+    if (this.#maintenance !== undefined) return 'maintenance';
+    if (this.#swap !== undefined) return this.#swap.step === 'quiesce' || this.#swap.step === 'migrate' ? 'migrating' : 'swapping';
     return this.gate.isHeldBy('pause') ? 'paused' : 'serving';
+  }
+
+  /** Maintenance mode: every request gets the maintenance page (503), the health path aside. */
+  get maintenance(): Maintenance | undefined {
+    return this.#maintenance;
+  }
+
+  setMaintenance(m: Maintenance | undefined): void {
+    this.#maintenance = m;
+    this.log.info(m === undefined ? {} : { message: m.message }, m === undefined ? 'maintenance ended' : 'maintenance started');
   }
 
   /** The upstream for a request: one of its side's release, avoiding `avoid` when it can. */
@@ -250,7 +272,7 @@ export class Service {
         details: { service: this.name, version: this.#swap.version },
       });
     }
-    const swap: SwapProgress = { version, kind, step: 'start', probes: 0, last_probe: null };
+    const swap: SwapProgress = { version, kind, step: 'start', step_started_at: Date.now(), probes: 0, last_probe: null };
     this.#swap = swap;
     return () => {
       if (this.#swap === swap) this.#swap = undefined;
@@ -320,7 +342,8 @@ export class Service {
       canary: canary === undefined ? null : { version: canary.release.version, percent: canary.percent, replicas: replicaStatus(canary.release) },
       websockets: releases.reduce((n, r) => n + r.websockets, 0),
       hosts: this.config.hosts,
-      swapping: this.#swap === undefined ? null : { ...this.#swap },
+      swapping: this.#swap === undefined ? null : { ...this.#swap, elapsed_ms: Date.now() - this.#swap.step_started_at },
+      maintenance: this.#maintenance === undefined ? null : { message: this.#maintenance.message, since: new Date(this.#maintenance.since).toISOString() },
       paused_until: this.#pausedUntil === undefined ? null : new Date(this.#pausedUntil).toISOString(),
       draining: [...this.#draining].map((r) => ({ version: r.version, inflight: r.inflight, websockets: r.websockets })),
     };

@@ -5,7 +5,7 @@
 import type { Config, ServiceConfig } from './types.js';
 
 /** Service settings that apply to the running version at once. */
-const IN_PLACE = ['hosts', 'paths', 'stripPrefix', 'health', 'hold', 'drain', 'notify', 'loadBalancing'] as const;
+const IN_PLACE = ['hosts', 'paths', 'stripPrefix', 'health', 'hold', 'drain', 'notify', 'loadBalancing', 'migrate', 'maintenance'] as const;
 /** Service settings of how a version is started: they wait for the next deploy. */
 const NEXT_DEPLOY = ['runtime', 'process', 'docker', 'replicas', 'version'] as const;
 /** Top-level settings a running Baton cannot take without a restart (or `baton upgrade`). */

@@ -103,7 +103,8 @@ function resolvePaths(raw: RawConfig, absFile: string): Config {
   const stem = embedded ? 'baton' : basename(absFile, extname(absFile));
   const services: Config['services'] = {};
   for (const [name, service] of Object.entries(raw.services)) {
-    services[name] = { ...service, process: { ...service.process, cwd: resolve(dir, service.process.cwd) } };
+    const maintenance = service.maintenance.page === undefined ? service.maintenance : { ...service.maintenance, page: resolve(dir, service.maintenance.page) };
+    services[name] = { ...service, process: { ...service.process, cwd: resolve(dir, service.process.cwd) }, maintenance };
   }
   return {
     file: absFile,

@@ -13,6 +13,8 @@ import type {
   HealthConfig,
   HoldConfig,
   HostPort,
+  MaintenanceConfig,
+  MigrateConfig,
   LimitsConfig,
   NotifyConfig,
   ProcessConfig,
@@ -207,6 +209,24 @@ const drainSchema = strict({ timeout: duration('30s'), websocket_grace: duration
 
 const notifySchema = strict({ inject: z.boolean().default(false) }).transform((n): NotifyConfig => n).prefault({});
 
+const migrateSchema = strict({
+  command: z
+    .array(z.string())
+    .min(1)
+    .refine((argv) => argv[0] !== '', { message: 'expected a program as the first element, got ""' }),
+  hold: z.boolean().default(true),
+  timeout: duration('60s', true),
+})
+  .transform((m): MigrateConfig => ({ command: m.command, hold: m.hold, timeoutMs: m.timeout }))
+  .optional();
+
+const maintenanceSchema = strict({
+  page: z.string().min(1).optional(),
+  retry_after: duration('30s', true),
+})
+  .transform((m): MaintenanceConfig => ({ ...(m.page === undefined ? {} : { page: m.page }), retryAfterMs: m.retry_after }))
+  .prefault({});
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -223,6 +243,8 @@ const serviceSchema = strict({
   hold: holdSchema,
   drain: drainSchema,
   notify: notifySchema,
+  migrate: migrateSchema,
+  maintenance: maintenanceSchema,
   replicas: integer(1, 64).prefault(1),
   load_balancing: z.enum(['least_inflight', 'round_robin']).default('least_inflight'),
 })
@@ -247,7 +269,7 @@ const serviceSchema = strict({
     const processConfig: ProcessConfig = { command: s.process.command ?? [], cwd: s.process.cwd, env: s.process.env };
     const docker: DockerConfig = { image: s.docker.image ?? '', port: s.docker.port, network: s.docker.network, env: s.docker.env };
     const { replicas, load_balancing, strip_prefix, ...rest } = s;
-    return { ...rest, hosts: [...new Set(s.hosts)], paths: [...new Set(s.paths)], stripPrefix: strip_prefix, process: processConfig, docker, replicas, loadBalancing: load_balancing };
+    return { ...rest, migrate: s.migrate, hosts: [...new Set(s.hosts)], paths: [...new Set(s.paths)], stripPrefix: strip_prefix, process: processConfig, docker, replicas, loadBalancing: load_balancing };
   });
 
 const servicesSchema = z

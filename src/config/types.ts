@@ -54,6 +54,21 @@ export interface NotifyConfig {
   inject: boolean;
 }
 
+/** A command run with each deploy, as the new version (issue 13). */
+export interface MigrateConfig {
+  command: string[];
+  /** true: run inside the hold, once the old version has no request in flight; false: before the hold, both versions serving. */
+  hold: boolean;
+  timeoutMs: number;
+}
+
+export interface MaintenanceConfig {
+  /** An HTML file served as the maintenance page (absolute once loaded). */
+  page?: string;
+  /** Retry-After of the maintenance answer. */
+  retryAfterMs: number;
+}
+
 export type RuntimeKind = 'process' | 'docker';
 
 export interface ServiceConfig {
@@ -71,6 +86,8 @@ export interface ServiceConfig {
   hold: HoldConfig;
   drain: DrainConfig;
   notify: NotifyConfig;
+  migrate: MigrateConfig | undefined;
+  maintenance: MaintenanceConfig;
   /** Instances per version, all health-gated before a switch. */
   replicas: number;
   loadBalancing: 'least_inflight' | 'round_robin';

@@ -34,8 +34,14 @@ export interface PauseReply {
 }
 export interface ResumeReply {
   service: string;
-  state: 'serving' | 'swapping' | 'paused';
+  state: import('../service.js').ServiceState;
   released: number;
+}
+export interface MaintenanceReply {
+  service: string;
+  maintenance: boolean;
+  message: string | null;
+  state: import('../service.js').ServiceState;
 }
 export interface NotifyReply {
   service: string;
@@ -50,6 +56,7 @@ export interface ControlApi {
   rollback(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
   promote(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
   reload(): Promise<import('../reload.js').ReloadReport>;
+  maintenance(service: string, on: boolean, message: string): Promise<MaintenanceReply>;
   pause(service: string, timeoutMs: number | undefined): PauseReply;
   resume(service: string): ResumeReply;
   notify(service: string, message: string): NotifyReply;

@@ -9,7 +9,7 @@ import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
 
 const MAX_BODY = 64 * 1024;
 const MAX_MESSAGE = 2000;
-const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|promote|pause|resume|notify)$/;
+const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|promote|pause|resume|notify|maintenance)$/;
 
 /**
  * The control API: HTTP/1.1 + JSON on a Unix socket created with mode 0600. Every bad input
@@ -178,6 +178,14 @@ export class ControlServer {
         }
         case 'resume':
           return sendJson(res, 200, this.#api.resume(service));
+        case 'maintenance': {
+          const on = body.on;
+          if (typeof on !== 'boolean') throw new BatonError('BAD_REQUEST', 'body must be {"on": true|false, "message"?: "<text>"}: "on" is missing or not true/false');
+          const message = body.message ?? '';
+          if (typeof message !== 'string') throw new BatonError('BAD_REQUEST', '"message" must be a string');
+          if (message.length > MAX_MESSAGE) throw new BatonError('BAD_REQUEST', `message is ${message.length} characters; at most ${MAX_MESSAGE}`);
+          return sendJson(res, 200, await this.#api.maintenance(service, on, message));
+        }
         case 'notify': {
           const message = body.message;
           if (typeof message !== 'string' || message.length === 0) throw new BatonError('BAD_REQUEST', 'body must be {"message": "<text>"}: "message" is missing or empty');

@@ -27,7 +27,7 @@ export const NEXT: Record<ExchangeState, readonly ExchangeState[]> = {
 };
 
 /** How an exchange ended, as the access log and metrics name it. */
-export type Outcome = 'ok' | 'retried' | 'cut_by_drain' | 'client_aborted' | `upstream_error:${string}` | `baton:${ProxyErrorKind}`;
+export type Outcome = 'ok' | 'retried' | 'cut_by_drain' | 'client_aborted' | `upstream_error:${string}` | `baton:${ProxyErrorKind | 'maintenance'}`;
 
 /** What the end of an exchange reports (metrics, access log). */
 export interface ExchangeRecord {

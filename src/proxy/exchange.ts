@@ -16,6 +16,7 @@ import type { ExchangeContext } from './request-path.js';
 import { downstreamHeaders, fieldValue, upstreamHeaders } from './headers.js';
 import { sendError, type ProxyErrorKind } from './error-pages.js';
 import { injection, type ScriptInjector } from './inject.js';
+import { sendMaintenance } from './maintenance.js';
 import { pathOf, stripPrefix } from './router.js';
 import { chooseSide } from './canary.js';
 import { NEXT, type ExchangeRecord, type ExchangeState, type Outcome } from './exchange-state.js';
@@ -92,6 +93,11 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   /** Admit the request: at once when its service serves, else into the gate's queue. */
   start(): void {
     this.downstream.attach(this);
+    const maintenance = this.#service.maintenance;
+    if (maintenance !== undefined && !this.#isHealthCheck()) {
+      this.status = sendMaintenance(this.downstream, { message: maintenance.message, page: maintenance.page, retryAfterS: Math.ceil(this.#service.config.maintenance.retryAfterMs / 1000) }, this.requestId);
+      return this.#finish('baton:maintenance');
+    }
     const canary = this.#service.canary;
     if (canary !== undefined) {
       const choice = chooseSide(this.downstream.headers, this.service, canary.release.version, canary.percent, this.downstream.secure, Math.random);
@@ -101,7 +107,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     const gate = this.#service.gate;
     if (gate.open) return this.#dispatch(undefined);
     // Held. The health path still answers, so an outer load balancer keeps Baton in.
-    if ((this.method === 'GET' || this.method === 'HEAD') && pathOf(this.downstream.path) === this.#service.config.health.path) return this.#answerHealthyWhileHeld();
+    if (this.#isHealthCheck()) return this.#answerHealthyWhileHeld();
     const ticket = gate.enqueue(this);
     if (ticket === 'overflow') {
       this.#ctx.observer.held?.(this.service, 'overflow', 0);
@@ -301,6 +307,10 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.#abortUpstream();
     this.status = sendError(this.downstream, kind, this.requestId);
     this.#finish(outcome);
+  }
+
+  #isHealthCheck(): boolean {
+    return (this.method === 'GET' || this.method === 'HEAD') && pathOf(this.downstream.path) === this.#service.config.health.path;
   }
 
   #answerHealthyWhileHeld(): void {

@@ -54,6 +54,7 @@ export class Upgrades {
       return this.#opts.hub.accept({ method: req.method, url: req.path, headers: headerObject(req.headers) }, req.remoteAddress, socket, rest, service.name, cookie);
     }
     if (route === undefined) return rawError(socket, 404);
+    if (route.value.maintenance !== undefined) return rawError(socket, 503, 'maintenance');
     const gate = route.value.gate;
     if (gate.open) return this.forward(route, req, socket, rest);
     const held = new HeldUpgrade(this, route, req, socket, rest);

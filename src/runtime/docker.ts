@@ -21,7 +21,8 @@ import { BatonError } from '../errors.js';
 import { API_TIMEOUT_MS, LABELS, callSignal, containerName, createdNs, messageOf, statusCodeOf, stopAndRemove, throwIfAborted } from './docker-engine.js';
 import { ensureImage } from './docker-image.js';
 import { DockerInstance, type DockerInstanceOptions } from './docker-instance.js';
-import type { Instance, Runtime, StartOptions } from './runtime.js';
+import type { Instance, RunOnceOptions, RunOnceResult, Runtime, StartOptions } from './runtime.js';
+import { runContainerOnce } from './docker-one-off.js';
 
 export { LABELS } from './docker-engine.js';
 export { DockerInstance } from './docker-instance.js';
@@ -112,6 +113,11 @@ export class DockerRuntime implements Runtime {
         details: context,
       });
     }
+  }
+
+  /** A migration in a one-off container of the version's image. */
+  runOnce(opts: RunOnceOptions): Promise<RunOnceResult> {
+    return runContainerOnce(this.#docker, this.#service, opts, this.#log.child({ version: opts.version, one_off: 'migrate' }));
   }
 
   async findRunning(): Promise<Instance[]> {

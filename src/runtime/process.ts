@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/types.js';
 import { BatonError } from '../errors.js';
-import type { ExitInfo, Instance, Runtime, StartOptions } from './runtime.js';
+import type { ExitInfo, Instance, RunOnceOptions, RunOnceResult, Runtime, StartOptions } from './runtime.js';
+import { runProcessOnce } from './one-off.js';
 import { OutputTail } from './output.js';
 
 /**
@@ -56,6 +57,14 @@ export class ProcessRuntime implements Runtime {
     child.once('exit', () => this.#children.delete(child));
     log.info({ app_pid: child.pid, port }, 'process started');
     return new ProcessInstance(version, port, child, log);
+  }
+
+  /** A migration (or any command run once) with this version's command environment. */
+  runOnce({ version, command, timeoutMs, signal }: RunOnceOptions): Promise<RunOnceResult> {
+    const fill = (part: string): string => part.replaceAll('{version}', version);
+    const env = { ...this.#env, ...this.#service.process.env, BATON_VERSION: version, BATON_SERVICE: this.#service.name };
+    const log = this.#log.child({ version, one_off: 'migrate' });
+    return runProcessOnce({ argv: command.map(fill), cwd: fill(this.#service.process.cwd), env, timeoutMs, ...(signal === undefined ? {} : { signal }), log });
   }
 
   /**

@@ -43,6 +43,25 @@ export interface StartOptions {
   signal?: AbortSignal;
 }
 
+/** A command run once, as a version (a migration), not a server. */
+export interface RunOnceOptions {
+  version: string;
+  /** argv; "{version}" in any element is replaced. */
+  command: string[];
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface RunOnceResult {
+  exitCode: number | null;
+  signal: string | null;
+  /** It ran past `timeoutMs` and was killed. */
+  timedOut: boolean;
+  /** Its last output lines (stdout and stderr interleaved). */
+  output: string[];
+  ms: number;
+}
+
 export interface Runtime {
   readonly kind: 'process' | 'docker';
   /** Start `version` beside whatever runs now. Rejects with a BatonError (code START_FAILED / IMAGE_NOT_FOUND). */
@@ -58,6 +77,12 @@ export interface Runtime {
    * Resolves with the ids removed. Runtimes whose instances die with Baton need none.
    */
   removeStale?(keep: readonly Instance[], graceMs: number): Promise<string[]>;
+  /**
+   * Run `command` once as `version` (with that version's environment: the process runtime's
+   * env and cwd, or a one-off container of the version's image), to its end or the timeout.
+   * Its output goes to Baton's log. Rejects with START_FAILED when it cannot be run at all.
+   */
+  runOnce(opts: RunOnceOptions): Promise<RunOnceResult>;
   /** New settings of the service (a reload), for the instances started from now on. */
   reconfigure?(service: import('../config/types.js').ServiceConfig): void;
   /**

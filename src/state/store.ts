@@ -9,6 +9,8 @@ export interface SavedState {
 export interface SavedService {
   version: string;
   previous?: string;
+  /** Maintenance mode, kept across restarts. */
+  maintenance?: { message: string; since: number };
 }
 
 /**

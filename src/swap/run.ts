@@ -1,6 +1,8 @@
 import type { Service, SwapKind } from '../service.js';
 import { Release } from '../upstream/release.js';
 import type { DrainReport } from '../upstream/upstream.js';
+import type { MigrateConfig } from '../config/types.js';
+import type { RunOnceResult } from '../runtime/runtime.js';
 import { BatonError } from '../errors.js';
 import { StartFailure, asBatonError, exitText, round, startRelease } from './start.js';
 import type { DoneEvent, SwapDeps, SwapEvent, SwapFailure, SwapStep } from './swap.js';
@@ -31,7 +33,71 @@ export class SwapRun {
   async deploy(): Promise<DoneEvent> {
     this.#deps.notify({ type: 'deploying', service: this.#service.name, version: this.#version });
     const release = await this.#start();
-    return release instanceof Release ? this.#switchAndDrain(release) : release;
+    if (!(release instanceof Release)) return release;
+    // A rollback never runs migrations: the migration tool owns its down-migrations.
+    const migrate = this.#kind === 'deploy' ? this.#service.config.migrate : undefined;
+    if (migrate === undefined) return this.#switchAndDrain(release);
+    if (migrate.hold) return this.#migrateInHold(release, migrate);
+    // Expand/contract: a backward-compatible change, run while both versions serve.
+    const failed = await this.#migrate(release, migrate);
+    return failed ?? this.#switchAndDrain(release);
+  }
+
+  /**
+   * Hold new requests, let the old version's in-flight ones finish (quiesce), migrate, then
+   * switch and resume: the old version never sees the new schema mid-request, the new one never
+   * sees the old. hold.timeout still bounds each held request.
+   */
+  async #migrateInHold(release: Release, migrate: MigrateConfig): Promise<DoneEvent> {
+    const service = this.#service;
+    const holdStart = performance.now();
+    service.gate.hold('migrate');
+    this.#step('hold', { queued: service.gate.queued });
+    this.#progress('quiesce');
+    const old = service.active;
+    const cut = old === undefined ? 0 : await old.quiesce(service.config.drain.timeoutMs, this.#deps.signal);
+    this.#step('quiesce', { version: old?.version ?? null, cut });
+    const failed = await this.#migrate(release, migrate, () => service.gate.release('migrate'));
+    if (failed !== undefined) return failed;
+    return this.#switchAndDrain(release, () => {
+      service.gate.release('migrate');
+      return performance.now() - holdStart;
+    });
+  }
+
+  /**
+   * Run the migration as the new version. On failure the held requests (if any) go to the old
+   * version (`release` is called first), the new version is stopped, and the swap ends at
+   * `migrate` with the exit code and the last output lines. Returns undefined on success.
+   */
+  async #migrate(release: Release, migrate: MigrateConfig, releaseHold?: () => void): Promise<DoneEvent | undefined> {
+    const service = this.#service;
+    this.#progress('migrate');
+    let result: RunOnceResult;
+    try {
+      result = await service.runtime.runOnce({ version: this.#version, command: migrate.command, timeoutMs: migrate.timeoutMs, signal: this.#deps.signal });
+    } catch (err) {
+      releaseHold?.();
+      this.#deps.migrated?.(service.name, false, 0);
+      await release.stop(this.#deps.stopGraceMs);
+      return this.#fail('migrate', asBatonError(err));
+    }
+    const ok = result.exitCode === 0 && !result.timedOut;
+    this.#deps.migrated?.(service.name, ok, result.ms);
+    if (ok) {
+      this.#step('migrate', { exit_code: 0, output: result.output.slice(-10) });
+      return undefined;
+    }
+    releaseHold?.();
+    await release.stop(this.#deps.stopGraceMs);
+    const why = result.timedOut ? `timed out after ${migrate.timeoutMs}ms` : result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+    const last = result.output.at(-1);
+    return this.#fail(
+      'migrate',
+      new BatonError(result.timedOut ? 'MIGRATION_TIMEOUT' : 'MIGRATION_FAILED', `the migration of ${this.#version} ${why}${last === undefined ? '' : `: ${last}`}; ${service.active?.version ?? 'the old version'} is still serving`, {
+        details: { exit_code: result.exitCode, signal: result.signal, output: result.output.slice(-10), ms: round(result.ms) },
+      }),
+    );
   }
 
   async canary(percent: number): Promise<DoneEvent> {
@@ -87,22 +153,35 @@ export class SwapRun {
     }
   }
 
-  /** Hold, switch, resume (one synchronous stretch: the hold costs microseconds), tell browsers, drain the replaced version, stop it. */
-  async #switchAndDrain(release: Release): Promise<DoneEvent> {
+  /**
+   * Hold, switch, resume (one synchronous stretch: the hold costs microseconds), tell browsers,
+   * drain the replaced version, stop it. `endHold`: a hold taken before (a migration's) ends
+   * right after the switch; it returns how long it lasted.
+   */
+  async #switchAndDrain(release: Release, endHold?: () => number): Promise<DoneEvent> {
     const service = this.#service;
     const deps = this.#deps;
     const previousBefore = service.previousVersion;
     const holdStart = performance.now();
-    const { replaced, released, holdMs } = service.switchTo(release);
-    this.#mark = holdStart;
-    this.#step('hold', { queued: released });
-    this.#mark = holdStart;
+    const queued = service.gate.queued;
+    const switched = service.switchTo(release);
+    const { replaced } = switched;
+    let { released, holdMs } = switched;
+    if (endHold === undefined) {
+      this.#mark = holdStart;
+      this.#step('hold', { queued: released });
+      this.#mark = holdStart;
+    } else {
+      holdMs = endHold();
+      released = queued;
+    }
     this.#step('switch', { from: replaced?.version ?? null, to: this.#version });
     this.#step('resume', { released, hold_ms: round(holdMs, 3) });
     const notice = { type: this.#kind === 'rollback' ? 'rolled_back' : 'deployed', service: service.name, version: this.#version } as const;
     // A promoted canary's own clients are on it already: only the others hear of it.
     const browsers = deps.notify(notice, this.#kind === 'promote' ? { side: 'stable', canary: this.#version } : undefined);
     this.#step('notify', { browsers });
+    this.#progress('drain');
     // Remembering the new version may take a disk sync: outside the hold and the drain.
     const persistStart = performance.now();
     await deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));
@@ -115,6 +194,7 @@ export class SwapRun {
     } else {
       const outcome = await this.#drain(replaced, release, persistMs);
       if (outcome === 'reprieved') return this.#revert(replaced, release, previousBefore);
+      this.#progress('stop');
       await replaced.stop(deps.stopGraceMs);
       this.#step('stop', { version: replaced.version });
     }
@@ -169,12 +249,14 @@ export class SwapRun {
     );
   }
 
-  #progress(step: SwapStep, probes: number, last: string | null): void {
+  /** What status shows of this swap: the step under way (since when), the health probes so far. */
+  #progress(step: SwapStep, probes?: number, last?: string | null): void {
     const progress = this.#service.swapping;
     if (progress === undefined) return;
+    if (progress.step !== step) progress.step_started_at = Date.now();
     progress.step = step;
-    progress.probes = probes;
-    progress.last_probe = last;
+    if (probes !== undefined) progress.probes = probes;
+    if (last !== undefined) progress.last_probe = last;
   }
 
   #step(name: SwapStep, extra: Record<string, unknown> = {}): void {
@@ -183,8 +265,6 @@ export class SwapRun {
     this.#mark = now;
     this.#log.info({ step: name, ms, ...extra }, `${name} step completed`);
     this.#emit({ step: name, ms, ...extra });
-    if (name === 'start' || name === 'healthy') return;
-    this.#progress(name, this.#service.swapping?.probes ?? 0, this.#service.swapping?.last_probe ?? null);
   }
 
   #fail(step: SwapStep, err: BatonError): DoneEvent {

@@ -8,7 +8,7 @@ import { SwapRun } from './run.js';
 
 export { startRelease, type StartHooks } from './start.js';
 
-export type SwapStep = 'start' | 'healthy' | 'hold' | 'switch' | 'resume' | 'notify' | 'drain' | 'stop' | 'rollback' | 'canary';
+export type SwapStep = 'start' | 'healthy' | 'hold' | 'quiesce' | 'migrate' | 'switch' | 'resume' | 'notify' | 'drain' | 'stop' | 'rollback' | 'canary';
 
 /** The NDJSON events of the control API, one per step, then one `done`. */
 export type SwapEvent = StepEvent | DoneEvent;
@@ -43,6 +43,8 @@ export interface SwapDeps {
   signal: AbortSignal;
   /** Grace between SIGTERM/docker stop and the forceful kill of the old version. */
   stopGraceMs: number;
+  /** A migration ran (metrics). */
+  migrated?(service: string, ok: boolean, ms: number): void;
 }
 
 /**

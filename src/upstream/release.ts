@@ -82,6 +82,12 @@ export class Release {
     return true;
   }
 
+  /** Wait until none of its upstreams has a request in flight (streams aside); returns how many were cut at the timeout. */
+  async quiesce(timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    const cut = await Promise.all(this.upstreams.map((u) => u.quiesce(timeoutMs, signal)));
+    return cut.reduce((a, b) => a + b, 0);
+  }
+
   /** Drain every upstream at once; the report adds theirs up. */
   async drain(opts: DrainOptions): Promise<DrainReport> {
     const reports = await Promise.all(this.upstreams.map((u) => u.drain(opts)));

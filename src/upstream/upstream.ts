@@ -72,6 +72,7 @@ export class Upstream {
   #inflight = new Set<InFlight>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
+  #quietWaiters: Array<() => void> = [];
 
   constructor(instance: Instance, restarts = 0) {
     this.instance = instance;
@@ -129,10 +130,54 @@ export class Upstream {
 
   /** An exchange on this upstream is over (its answer ended or it was cut). Idempotent. */
   untrack(exchange: InFlight): void {
-    if (!this.#inflight.delete(exchange) || this.#inflight.size > 0 || this.#idleWaiters.length === 0) return;
+    if (!this.#inflight.delete(exchange)) return;
+    if (this.#quietWaiters.length > 0 && this.#requests() === 0) {
+      const waiters = this.#quietWaiters;
+      this.#quietWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (this.#inflight.size > 0 || this.#idleWaiters.length === 0) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /**
+   * Wait until no request is in flight here, long-lived streams (SSE) and WebSockets aside:
+   * a migration inside the hold runs once the old version can no longer see it mid-request.
+   * What is still in flight at `timeoutMs` is cut (504). Resolves with how many were cut.
+   */
+  async quiesce(timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    if (this.#requests() > 0) {
+      const outer = signal ?? new AbortController().signal;
+      const local = new AbortController();
+      const either = AbortSignal.any([outer, local.signal]);
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            either.removeEventListener('abort', done);
+            resolve();
+          };
+          this.#quietWaiters.push(done);
+          either.addEventListener('abort', done, { once: true });
+        }),
+        sleep(timeoutMs, either),
+      ]);
+      local.abort();
+    }
+    let cut = 0;
+    for (const ex of [...this.#inflight]) {
+      if (ex.isStream) continue;
+      cut++;
+      ex.cut('timeout');
+    }
+    return cut;
+  }
+
+  #requests(): number {
+    let n = 0;
+    for (const ex of this.#inflight) if (!ex.isStream) n++;
+    return n;
   }
 
   trackSocket(socket: TrackedSocket): void {

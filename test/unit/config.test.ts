@@ -94,6 +94,8 @@ describe('parseConfig', () => {
           hold: { timeoutMs: 10_000, maxQueued: 10_000 },
           drain: { timeoutMs: 30_000, websocketGraceMs: 5_000 },
           notify: { inject: false },
+          migrate: undefined,
+          maintenance: { retryAfterMs: 30_000 },
           replicas: 1,
           loadBalancing: 'least_inflight',
           paths: ['/'],
