@@ -185,6 +185,11 @@ export class Baton implements ControlApi {
     return this.#metrics.text();
   }
 
+  instances(name: string): readonly Instance[] {
+    const active = this.#service(name).active;
+    return active === undefined ? [] : [active.instance];
+  }
+
   // --- internals ------------------------------------------------------------------------
 
   #service(name: string): Service {

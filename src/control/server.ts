@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import { BatonError, isBatonError, statusOf } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
+import { parseLogsQuery, streamLogs } from './logs.js';
 
 const MAX_BODY = 64 * 1024;
 const MAX_MESSAGE = 2000;
 const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|pause|resume|notify)$/;
+const LOGS_ROUTE = /^\/v1\/services\/([^/]+)\/logs$/;
 
 /**
  * The control API: HTTP/1.1 + JSON on a Unix socket created with mode 0600. Every bad input
@@ -24,6 +26,8 @@ export class ControlServer {
   readonly #log: Logger;
   /** Set once this server created the socket file: only then may close() remove it. */
   #created = false;
+  /** Log streams being written: ended cleanly by close(), so a `logs -f` ends with exit 0. */
+  readonly #logStreams = new Map<AbortController, Promise<void>>();
 
   /**
    * `tcp`: an optional TCP listener (off by default) on which every request must carry
@@ -108,6 +112,8 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
+    for (const left of this.#logStreams.keys()) left.abort();
+    await Promise.race([Promise.all(this.#logStreams.values()), new Promise((r) => setTimeout(r, 1_000).unref())]);
     await Promise.all(
       [this.#server, this.#tcp].map(
         (server) =>
@@ -133,6 +139,11 @@ export class ControlServer {
       res.writeHead(200, { 'content-type': m.contentType });
       res.end(m.body);
       return;
+    }
+    const logs = LOGS_ROUTE.exec(url);
+    if (logs !== null) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return this.#logs(req, res, decodeURIComponent(logs[1]!));
     }
     const match = ROUTE.exec(url);
     if (match === null) return sendError(res, new BatonError('NOT_FOUND', `no such endpoint: ${req.method} ${url}`));
@@ -175,6 +186,38 @@ export class ControlServer {
     } catch (err) {
       return sendError(res, err);
     }
+  }
+
+  /** NDJSON of the service's output; a bad query or unknown service is a plain error reply. */
+  async #logs(req: http.IncomingMessage, res: http.ServerResponse, service: string): Promise<void> {
+    let instances: () => ReturnType<ControlApi['instances']>;
+    let query: ReturnType<typeof parseLogsQuery>;
+    try {
+      query = parseLogsQuery(new URL(req.url ?? '/', 'http://control').searchParams);
+      this.#api.instances(service);
+      instances = () => this.#api.instances(service);
+    } catch (err) {
+      return sendError(res, err);
+    }
+    const left = new AbortController();
+    const resOnClose = (): void => left.abort();
+    res.once('close', resOnClose);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    // Headers now, so a follow with nothing to say yet still tells the client it is connected.
+    res.flushHeaders();
+    const written = streamLogs(instances, query, left.signal, (r) => {
+      if (!res.destroyed) res.write(JSON.stringify(r) + '\n');
+    }).then(
+      () =>
+        new Promise<void>((resolve) => {
+          res.removeListener('close', resOnClose);
+          if (res.destroyed) return resolve();
+          res.end(resolve);
+        }),
+    );
+    this.#logStreams.set(left, written);
+    await written;
+    this.#logStreams.delete(left);
   }
 
   /** NDJSON stream of swap events; an error before the first event is a plain error reply. */
