@@ -1,17 +1,18 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { freePort } from '../runtime/free-port.js';
 import { Baton, type ForwarderName } from '../baton.js';
 import { isBatonError } from '../errors.js';
+import { createLogger, type LogFormat } from '../log/logger.js';
 
 /**
  * `baton start`: run in the foreground until SIGTERM/SIGINT, then stop gracefully.
  * Resolves with the exit code.
  */
-export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; forwarder: ForwarderName; logLevel: string }): Promise<number> {
-  const log = pino({ level: opts.logLevel, base: { pid: process.pid } });
+export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; forwarder: ForwarderName; logLevel: string; logFormat: LogFormat; color: boolean }): Promise<number> {
+  const log = createLogger({ level: opts.logLevel, format: opts.logFormat, out: process.stderr, color: opts.color });
   const processRuntimes: ProcessRuntime[] = [];
   // However Baton exits, the processes it started do not outlive it.
   process.once('exit', () => {
