@@ -5,6 +5,7 @@
 //   GET  /              200 {"version": APP_VERSION or BATON_VERSION, "pid": ...}
 //   POST /echo          200 with the request body
 //   GET  /slow?ms=N     answers after N ms (in-flight requests for drain tests)
+//   GET  /say?text=T    writes T to stdout (to=stderr: to stderr), for `baton logs` tests
 //
 // Listens on HOST (default 127.0.0.1) : PORT (default 3000).
 // CRASH_AT_START=N: print "boom: crashing on purpose" to stderr and exit N before listening.
@@ -37,6 +38,11 @@ function handle(req, res) {
       res.writeHead(200, { 'content-type': req.headers['content-type'] || 'application/octet-stream' });
       res.end(Buffer.concat(chunks));
     });
+  } else if (req.method === 'GET' && url.pathname === '/say') {
+    const text = url.searchParams.get('text') || '';
+    if (url.searchParams.get('to') === 'stderr') process.stderr.write(text + '\n');
+    else process.stdout.write(text + '\n');
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('said\n');
   } else if (req.method === 'GET' && url.pathname === '/slow') {
     const ms = Math.min(Number(url.searchParams.get('ms')) || 1000, 60_000);
     setTimeout(() => {
