@@ -24,9 +24,10 @@ export function describeTarget(t: ControlTarget): string {
 
 /**
  * One control request. For NDJSON replies, each line is passed to `onLine` as it arrives and
- * the last one is the body.
+ * the last one is the body. A string target is a socket path (tests and bench/ call it so).
  */
-export function request(target: ControlTarget, method: string, path: string, body?: unknown, onLine?: (line: unknown) => void): Promise<Reply> {
+export function request(to: ControlTarget | string, method: string, path: string, body?: unknown, onLine?: (line: unknown) => void): Promise<Reply> {
+  const target: ControlTarget = typeof to === 'string' ? { kind: 'socket', path: to } : to;
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: http.OutgoingHttpHeaders = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
@@ -60,7 +61,9 @@ export function request(target: ControlTarget, method: string, path: string, bod
           reject(err);
         }
       });
-      res.on('aborted', () => reject(new Error(`the control connection to ${describeTarget(target)} closed mid-reply (did Baton stop?)`)));
+      res.on('close', () => {
+        if (!res.complete) reject(new Error(`the control connection to ${describeTarget(target)} closed mid-reply (did Baton stop?)`));
+      });
       res.on('error', reject);
     });
     req.on('socket', (socket) => {
