@@ -4,9 +4,10 @@
 #
 #   .ci/node24.sh            -> /path/to/bin/node   (progress on stderr)
 #
-# Looked for in order: $BATON_NODE24 (a node binary), the cache folder, then
-# `npm pack node-linux-<arch>@24` unpacked into the cache folder.
-# Env: BATON_TOOLS (the cache folder, default <repo>/.tmp/tools), BATON_NODE24.
+# Looked for in order: $BATON_NODE24 (a node binary), `node` on PATH when it is 24, the cache
+# folder, then `npm pack node-linux-<arch>@24` unpacked into the cache folder.
+# Env: BATON_TOOLS (the cache folder, default <repo>/.tmp/tools), BATON_NODE24;
+# BATON_NODE24_REGISTRY=1 takes it from the npm registry (or the cache) only (what CI does).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,12 @@ is24() { [[ -x "$1" ]] && [[ "$("$1" --version 2>/dev/null)" == v24.* ]]; }
 if [[ -n "${BATON_NODE24:-}" ]]; then
   is24 "$BATON_NODE24" || { say "BATON_NODE24=$BATON_NODE24 is not a Node.js 24 binary"; exit 1; }
   echo "$BATON_NODE24"
+  exit 0
+fi
+
+on_path="$(command -v node || true)"
+if [[ "${BATON_NODE24_REGISTRY:-}" != 1 && -n "$on_path" ]] && is24 "$on_path"; then
+  readlink -f "$on_path"
   exit 0
 fi
 

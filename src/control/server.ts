@@ -206,7 +206,7 @@ export class ControlServer {
     // Headers now, so a follow with nothing to say yet still tells the client it is connected.
     res.flushHeaders();
     const written = streamLogs(instances, query, left.signal, (r) => {
-      if (!res.destroyed) res.write(JSON.stringify(r) + '\n');
+      if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(r) + '\n');
     }).then(
       () =>
         new Promise<void>((resolve) => {

@@ -104,8 +104,10 @@ export async function readLogs(container: Dockerode.Container, modem: Dockerode[
     return;
   }
   (source as Partial<IncomingMessage>).socket?.unref();
+  const ended: Promise<void>[] = [];
   const split = (stream: OutputLine['stream']): PassThrough => {
     const out = new PassThrough();
+    ended.push(new Promise((resolve) => out.once('end', resolve)));
     const decoder = new StringDecoder('utf8');
     let partial = '';
     const emit = (raw: string): void => {
@@ -126,16 +128,19 @@ export async function readLogs(container: Dockerode.Container, modem: Dockerode[
   const stdout = split('stdout');
   const stderr = split('stderr');
   modem.demuxStream(source, stdout, stderr);
-  await new Promise<void>((resolve) => {
-    const sourceOnEnd = (): void => {
-      stdout.end();
-      stderr.end();
-      resolve();
-    };
-    source.once('end', sourceOnEnd);
-    source.once('close', sourceOnEnd);
-    source.on('error', sourceOnEnd);
-  });
+  let finished = false;
+  const sourceOnEnd = (): void => {
+    if (finished) return;
+    finished = true;
+    stdout.end();
+    stderr.end();
+  };
+  source.once('end', sourceOnEnd);
+  source.once('close', sourceOnEnd);
+  // Kept for the stream's life: a late socket error must not become an uncaught exception.
+  source.on('error', sourceOnEnd);
+  // Resolves once the last partial line of each stream went to onLine.
+  await Promise.all(ended);
 }
 
 const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) /;
