@@ -9,11 +9,19 @@ import type { Config } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { readTokenFile } from '../control/token.js';
 import { EXIT } from './exit.js';
+import { isBatonError } from '../errors.js';
 
 export async function validate(file: string, json: boolean): Promise<number> {
-  // CONFIG_INVALID / CONFIG_UNREADABLE propagate: cli.ts prints them and exits 2.
-  const config = await loadConfig(file);
-  if (config.control.tcp !== undefined) await readTokenFile(config.control.tcp.tokenFile);
+  let config: Config;
+  try {
+    config = await loadConfig(file);
+    if (config.control.tcp !== undefined) await readTokenFile(config.control.tcp.tokenFile);
+  } catch (err) {
+    // CONFIG_INVALID / CONFIG_UNREADABLE: cli.ts prints the reason and exits 2; --json also
+    // gets it as {ok: false, error: {code, message, problems}} on stdout.
+    if (json && isBatonError(err)) process.stdout.write(JSON.stringify({ ok: false, error: err.toJSON() }) + '\n');
+    throw err;
+  }
   const warnings = await processWarnings(config);
   for (const w of warnings) process.stderr.write(`baton: warning: ${w}\n`);
   const services = Object.values(config.services).map((s) => ({ name: s.name, runtime: s.runtime, version: s.version, hosts: s.hosts }));

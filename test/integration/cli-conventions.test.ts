@@ -105,6 +105,9 @@ describe('baton validate', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/services\.web\.health\.interval: expected a duration like "500ms", got "fast" \(line \d+\)/);
+    const json = await runCli(['validate', '-c', file, '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ok: false, error: { code: 'CONFIG_INVALID', problems: [{ path: 'services.web.health.interval', line: expect.any(Number) }] } });
   });
 
   it('a missing file, or a TCP token file that cannot be read: exit 2 naming it', async () => {
