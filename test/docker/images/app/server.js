@@ -18,6 +18,13 @@ const version = process.env.APP_VERSION || process.env.BATON_VERSION || 'unknown
 const port = Number(process.env.PORT || 3000);
 const host = process.env.HOST || '127.0.0.1';
 
+// A stop that comes before the server is up exits at once. As PID 1 of its container the app
+// ignores any signal it has no handler for, so a SIGTERM during start-up would otherwise wait
+// for docker stop's SIGKILL (exit 137).
+let shutdown = () => process.exit(0);
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));
+
 if (process.env.CRASH_AT_START) {
   process.stderr.write('boom: crashing on purpose\n');
   process.exitCode = Number(process.env.CRASH_AT_START) || 1;
@@ -59,13 +66,11 @@ function serve(http) {
     console.log(`test app ${version} listening on ${host}:${port}`);
   });
 
-  function shutdown(signal) {
+  shutdown = (signal) => {
     console.log(`test app ${version} got ${signal}, closing`);
     server.close(() => process.exit(0));
     server.closeIdleConnections();
     // In-flight requests get a while to finish; docker stop's SIGKILL is the real bound.
     setTimeout(() => process.exit(0), 10_000).unref();
-  }
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  };
 }
