@@ -30,8 +30,9 @@ export async function validate(file: string, json: boolean): Promise<number> {
     return EXIT.ok;
   }
   const list = services.map((s) => `${s.name} (${s.runtime}, ${s.version})`).join(', ');
-  const rel = path.relative(process.cwd(), config.file) || config.file;
-  process.stdout.write(`${rel} is valid: ${services.length} service${services.length === 1 ? '' : 's'}: ${list}; listen ${config.listen.host}:${config.listen.port}\n`);
+  const rel = path.relative(process.cwd(), config.file);
+  const shown = rel === '' || rel.startsWith('..') ? config.file : rel;
+  process.stdout.write(`${shown} is valid: ${services.length} service${services.length === 1 ? '' : 's'}: ${list}; listen ${config.listen.host}:${config.listen.port}\n`);
   return EXIT.ok;
 }
 
