@@ -13,14 +13,15 @@
 #
 # Without a registry (CI here) test/docker/images/baton-image.sh builds this same runtime stage
 # from artifacts compiled on the host.
-ARG BUILD_BASE=node:20-bookworm-slim
-ARG BASE=node:20-bookworm-slim
+ARG BUILD_BASE=node:24-bookworm-slim
+ARG BASE=node:24-bookworm-slim
 
 # -- build: compile TypeScript, then keep production dependencies only --------------------
 FROM ${BUILD_BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+# --ignore-scripts: the package's own `prepare` (a build) needs src/, copied below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund

@@ -5,16 +5,17 @@
 #   1. If `docker info` fails: install docker.io (when dockerd is missing) and start dockerd
 #      with no bridge and no iptables (only loopback exists here; containers use --network host),
 #      then wait up to 60 s for it.
-#   2. Build 127.0.0.1:9/baton-node-base:20 when missing: `docker import` of a root filesystem
-#      holding this machine's node and the libraries `ldd` lists (no registry is reachable).
-#   3. Build the test app images: test/docker/images/build.sh.
+#   2. Build the local Node 24 base 127.0.0.1:9/baton-node-base:24 when missing
+#      (test/docker/images/base.sh: a `docker import` of Node.js 24 from the npm registry and
+#      the libraries it links; no image registry is reachable).
+#   3. Build the test app images on it: test/docker/images/build.sh.
+# `npm test` does 2 and 3 itself when an engine answers (test/setup/docker-images.ts).
 #
-# Env: BATON_DOCKERD_LOG (default $TMPDIR/baton-dockerd.log), BATON_NODE_BASE.
+# Env: BATON_DOCKERD_LOG (default $TMPDIR/baton-dockerd.log), BATON_NODE_BASE, BATON_NODE24.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tmp="${TMPDIR:-/tmp}"
-base="${BATON_NODE_BASE:-127.0.0.1:9/baton-node-base:20}"
 dockerd_log="${BATON_DOCKERD_LOG:-$tmp/baton-dockerd.log}"
 say() { echo "docker-up: $*"; }
 began=$SECONDS
@@ -51,31 +52,6 @@ start_engine() {
   exit 1
 }
 
-build_base() {
-  local node_bin rootfs lib
-  node_bin="$(readlink -f "$(command -v node)")"
-  rootfs="$(mktemp -d "$tmp/baton-rootfs.XXXXXX")"
-  trap 'rm -rf "$rootfs"; trap - RETURN' RETURN
-  mkdir -p "$rootfs/usr/bin" "$rootfs/etc" "$rootfs/tmp" "$rootfs/root" "$rootfs/home/node"
-  chmod 1777 "$rootfs/tmp"
-  cp "$node_bin" "$rootfs/usr/bin/node"
-  # Every absolute path ldd prints: the libraries and the dynamic loader (linux-vdso has none).
-  for lib in $(ldd "$node_bin" | grep -o '/[^ )]*'); do
-    cp --parents -L "$lib" "$rootfs"
-  done
-  # Users for `USER 1000` and os.userInfo(); no shell exists, hence nologin.
-  printf 'root:x:0:0:root:/root:/sbin/nologin\nnode:x:1000:1000:node:/home/node:/sbin/nologin\n' >"$rootfs/etc/passwd"
-  printf 'root:x:0:\nnode:x:1000:\n' >"$rootfs/etc/group"
-  printf 'hosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
-  chown 1000:1000 "$rootfs/home/node"
-  tar -C "$rootfs" --numeric-owner -c . | docker import \
-    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
-    --change 'CMD ["node"]' \
-    --change "LABEL baton.node=$(node --version)" \
-    - "$base" >/dev/null
-  docker run --rm --network host "$base" node -e 'process.exit(0)'
-}
-
 if engine_up; then
   say "engine already running ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
 else
@@ -83,13 +59,6 @@ else
   say "engine up ($(docker version -f '{{.Server.Version}}' 2>/dev/null)) after $((SECONDS - began)) s"
 fi
 
-if docker image inspect "$base" >/dev/null 2>&1; then
-  say "base image $base present (node $(docker image inspect -f '{{index .Config.Labels "baton.node"}}' "$base"))"
-else
-  step=$SECONDS
-  build_base
-  say "built base image $base from $(command -v node) ($(node --version)) in $((SECONDS - step)) s"
-fi
-
+"$root/test/docker/images/base.sh"
 "$root/test/docker/images/build.sh"
 say "done in $((SECONDS - began)) s"

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
-import type { Runtime } from './runtime/runtime.js';
+import type { Instance, Runtime } from './runtime/runtime.js';
 import { Service, type Supervision, type SwapKind } from './service.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
@@ -251,6 +251,12 @@ export class Baton implements ControlApi {
 
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.text();
+  }
+
+  /** The instances of the active version (and of a canary), for `baton logs`. */
+  instances(name: string): readonly Instance[] {
+    const service = this.#service(name);
+    return [...(service.active?.upstreams ?? []), ...(service.canary?.release.upstreams ?? [])].map((u) => u.instance);
   }
 
   // --- internals ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ export interface ServiceStatus {
   canary: { version: string; percent: number; replicas: ReplicaStatus[] } | null;
   websockets: number;
   hosts: string[];
+  paths: string[];
   swapping: (SwapProgress & { elapsed_ms: number }) | null;
   maintenance: { message: string; since: string } | null;
   paused_until: string | null;
@@ -342,6 +343,7 @@ export class Service {
       canary: canary === undefined ? null : { version: canary.release.version, percent: canary.percent, replicas: replicaStatus(canary.release) },
       websockets: releases.reduce((n, r) => n + r.websockets, 0),
       hosts: this.config.hosts,
+      paths: this.config.paths,
       swapping: this.#swap === undefined ? null : { ...this.#swap, elapsed_ms: Date.now() - this.#swap.step_started_at },
       maintenance: this.#maintenance === undefined ? null : { message: this.#maintenance.message, since: new Date(this.#maintenance.since).toISOString() },
       paused_until: this.#pausedUntil === undefined ? null : new Date(this.#pausedUntil).toISOString(),

@@ -1,65 +1,93 @@
 /**
  * argv -> a command with its positionals and options. Options may come before or after the
- * positionals. Pure: no process access.
+ * positionals; `--` ends them. Pure: no process access.
  */
+import { ALWAYS, COMMANDS, OPTIONS, commandOf, optionOf, type OptionKey } from './commands.js';
+import { closest } from './suggest.js';
+
+export interface Options {
+  config?: string;
+  socket?: string;
+  control?: string;
+  tokenFile?: string;
+  json: boolean;
+  timeout?: string;
+  canary?: string;
+  message?: string;
+  logFormat?: string;
+  follow: boolean;
+  lines?: string;
+  help: boolean;
+  version: boolean;
+}
+
 export interface Parsed {
   command: string | undefined;
   positionals: string[];
-  options: { config?: string; socket?: string; json: boolean; timeout?: string; help: boolean; version: boolean };
+  options: Options;
+  /** Each option given, with the spelling used, in order. */
+  given: Array<{ key: OptionKey; flag: string }>;
 }
 
+/** Bad usage: exit 2 with the message, and the command's usage line when `command` is known. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
 }
 
-const WITH_VALUE: Record<string, keyof Parsed['options']> = {
-  '-c': 'config',
-  '--config': 'config',
-  '--socket': 'socket',
-  '--timeout': 'timeout',
-};
+const ALL_FLAGS = OPTIONS.flatMap((o) => o.flags);
 
 export function parseArgs(argv: string[]): Parsed {
-  const parsed: Parsed = { command: undefined, positionals: [], options: { json: false, help: false, version: false } };
+  const parsed: Parsed = { command: undefined, positionals: [], options: { json: false, follow: false, help: false, version: false }, given: [] };
+  const options = parsed.options as unknown as Record<string, unknown>;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--') {
-      parsed.positionals.push(...argv.slice(i + 1));
+      const rest = argv.slice(i + 1);
+      if (parsed.command === undefined && rest.length > 0) parsed.command = rest.shift();
+      parsed.positionals.push(...rest);
       break;
     }
+    if (!arg.startsWith('-') || arg === '-') {
+      if (parsed.command === undefined) parsed.command = arg;
+      else parsed.positionals.push(arg);
+      continue;
+    }
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq === -1 ? arg : arg.slice(0, eq);
-    const key = WITH_VALUE[name];
-    if (key !== undefined) {
-      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined || value === '') throw new UsageError(`${name} needs a value`);
-      (parsed.options as Record<string, unknown>)[key] = value;
-    } else if (arg === '--json') parsed.options.json = true;
-    else if (arg === '-h' || arg === '--help') parsed.options.help = true;
-    else if (arg === '-V' || arg === '--version') parsed.options.version = true;
-    else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-    else if (parsed.command === undefined) parsed.command = arg;
-    else parsed.positionals.push(arg);
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const spec = optionOf(flag);
+    if (spec === undefined) {
+      const guess = closest(flag, ALL_FLAGS);
+      throw new UsageError(`unknown option ${flag}${guess === undefined ? '' : `; did you mean ${guess}?`}`, known(parsed.command));
+    }
+    parsed.given.push({ key: spec.key, flag });
+    if (spec.value === undefined) {
+      if (eq !== -1) throw new UsageError(`${flag} takes no value`, known(parsed.command));
+      options[spec.key] = true;
+      continue;
+    }
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined || value === '') throw new UsageError(`${flag} needs a value (${spec.value})`, known(parsed.command));
+    options[spec.key] = value;
   }
   return parsed;
 }
 
-export const USAGE: Record<string, string> = {
-  start: 'baton start [-c FILE]\n  Run the proxy in the foreground (default FILE: config/baton.yaml).',
-  deploy: 'baton deploy SERVICE VERSION [--json] [--socket PATH]\n  Start VERSION beside the active one, health-check it, hold, switch, resume,\n  notify browsers, drain and stop the old one. Exit 0 done, 1 failed (the previous\n  version still serves), 2 bad input.',
-  rollback: 'baton rollback SERVICE [--json] [--socket PATH]\n  Switch back to the version that was active before the last deploy.',
-  pause: 'baton pause SERVICE [--timeout DURATION] [--socket PATH]\n  Hold new requests of SERVICE in its queue (until resume, or for DURATION).',
-  resume: 'baton resume SERVICE [--socket PATH]\n  Release held requests, in arrival order.',
-  status: 'baton status [--json] [--socket PATH]\n  Show each service: state, active and previous version, in flight, queued.',
-  notify: 'baton notify SERVICE MESSAGE [--socket PATH]\n  Push MESSAGE to every browser connected to SERVICE.',
-};
+/** Refuse options the command does not take (`start --json`), naming them. */
+export function checkOptions(parsed: Parsed): void {
+  const spec = parsed.command === undefined ? undefined : commandOf(parsed.command);
+  if (spec === undefined) return;
+  for (const { key, flag } of parsed.given) {
+    if (!spec.options.includes(key) && !ALWAYS.includes(key)) throw new UsageError(`${spec.name} does not take ${flag}`, spec.name);
+  }
+}
 
-export const GENERAL_USAGE = `baton: a reverse proxy with zero-downtime hot swap
-
-Commands:
-${Object.values(USAGE)
-  .map((u) => '  ' + u.split('\n')[0])
-  .join('\n')}
-
-The control socket is --socket PATH, else $BATON_SOCKET, else control.socket of -c FILE,
-else ./baton.sock. Run "baton COMMAND --help" for details.`;
+/** The command name when it is one, for the usage line of an error. */
+function known(command: string | undefined): string | undefined {
+  return command !== undefined && COMMANDS.some((c) => c.name === command) ? command : undefined;
+}

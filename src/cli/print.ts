@@ -1,10 +1,12 @@
 import { formatDuration } from '../config/duration.js';
 import type { StatusBody, SwapEvent } from '../control/protocol.js';
 import { isDone } from '../swap/swap.js';
+import type { ReloadReport } from '../reload.js';
 
 /** One human line per swap event: step, duration, and what matters about it. */
 export function formatEvent(e: SwapEvent): string {
   if (isDone(e)) {
+    if (e.ok && e.canary !== undefined) return `done      ${pad(formatDuration(e.ms))}  ${e.version} takes ${e.canary}% of clients (promote or rollback to end the canary)`;
     if (e.ok) return `done      ${pad(formatDuration(e.ms))}  ${e.version} is live (hold ${formatDuration(e.hold_ms)})`;
     const err = e.error;
     const lines = [`failed    at ${err.step}: ${err.message}`];
@@ -20,11 +22,21 @@ export function formatEvent(e: SwapEvent): string {
 function detail(step: string, r: Record<string, unknown>): string {
   switch (step) {
     case 'start':
-      return `${r.address ?? ''} (${r.id ?? ''})`;
+      return Array.isArray(r.replicas) ? `${r.replicas.length} instances: ${r.replicas.map((x: { address: string }) => x.address).join(', ')}` : `${r.address ?? ''} (${r.id ?? ''})`;
     case 'healthy':
       return `${r.probes} probe${r.probes === 1 ? '' : 's'}`;
     case 'hold':
       return `${r.queued} queued`;
+    case 'quiesce':
+      return r.version === null ? '' : `${r.version}: no request in flight${Number(r.cut) > 0 ? ` (${r.cut} cut at drain.timeout)` : ''}`;
+    case 'migrate': {
+      const out = Array.isArray(r.output) ? r.output : [];
+      return `exit ${r.exit_code}${out.length > 0 ? `: ${String(out.at(-1))}` : ''}`;
+    }
+    case 'canary':
+      return `${r.version} takes ${r.percent}% of clients, ${r.stable ?? '-'} the rest`;
+    case 'rollback':
+      return `${r.from} -> ${r.to}`;
     case 'switch':
       return `${r.from ?? '-'} -> ${r.to}`;
     case 'resume':
@@ -32,7 +44,9 @@ function detail(step: string, r: Record<string, unknown>): string {
     case 'notify':
       return `${r.browsers} browser${r.browsers === 1 ? '' : 's'}`;
     case 'drain':
-      return r.version === null ? 'nothing to drain' : `${r.version}: ${r.cut} cut, ${r.streams_ended} streams ended, ${r.websockets_closed} websockets closed`;
+      return r.version === null
+        ? 'nothing to drain'
+        : `${r.version}: ${r.cut} cut, ${r.streams_ended} streams ended, ${r.websockets_closed} websockets closed${r.cut_short === true ? ' (cut short: Baton is stopping)' : ''}`;
     case 'stop':
       return r.version === null ? '' : `${r.version} stopped`;
     default:
@@ -45,8 +59,14 @@ function pad(s: string): string {
 }
 
 export function formatStatus(s: StatusBody): string {
-  const rows = [['SERVICE', 'STATE', 'ACTIVE', 'ADDRESS', 'PREVIOUS', 'INFLIGHT', 'QUEUED', 'WS']];
+  const rows = [['SERVICE', 'STATE', 'ACTIVE', 'ADDRESS', 'PREVIOUS', 'INFLIGHT', 'QUEUED', 'WS', 'REPLICAS', 'ROUTES']];
+  const notes: string[] = [];
   for (const [name, v] of Object.entries(s.services)) {
+    const replicas = v.replicas ?? [];
+    const healthy = replicas.filter((r) => r.healthy).length;
+    const restarts = replicas.reduce((n, r) => n + r.restarts, 0);
+    const paths = v.paths ?? ['/'];
+    const routes = v.hosts.flatMap((h) => paths.map((p) => (p === '/' ? h : `${h}${p}`))).join(',');
     rows.push([
       name,
       v.healthy || v.active === null ? v.state : `${v.state} (unhealthy)`,
@@ -56,8 +76,34 @@ export function formatStatus(s: StatusBody): string {
       String(v.inflight),
       String(v.queued),
       String(v.websockets),
+      `${healthy}/${replicas.length}${restarts > 0 ? ` (${restarts} restart${restarts === 1 ? '' : 's'})` : ''}`,
+      routes,
     ]);
+    if (v.canary !== null) notes.push(`${name}: canary ${v.canary.version} takes ${v.canary.percent}% of clients`);
+    for (const d of v.draining) notes.push(`${name}: draining ${d.version}: ${d.inflight} in flight, ${d.websockets} websocket${d.websockets === 1 ? '' : 's'}`);
+    if (v.swapping !== null) notes.push(`${name}: ${v.swapping.kind} to ${v.swapping.version} at ${v.swapping.step} for ${formatDuration(v.swapping.elapsed_ms)}`);
+    if (v.maintenance !== null) notes.push(`${name}: in maintenance since ${v.maintenance.since}${v.maintenance.message === '' ? '' : `: ${v.maintenance.message}`}`);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  const table = rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return notes.length === 0 ? table : `${table}\n\n${notes.join('\n')}`;
+}
+
+/** What a reload changed, a line per kind of change. */
+export function formatReload(r: ReloadReport): string {
+  const lines: string[] = [];
+  const list = (names: string[]): string => (names.length === 0 ? '-' : names.join(', '));
+  lines.push(`added      ${list(r.added)}`);
+  lines.push(`removed    ${list(r.removed)}${r.removed.length > 0 ? ' (draining, then stopped)' : ''}`);
+  for (const c of r.changed) {
+    const parts = [c.now.length > 0 ? `${c.now.join(', ')} now` : '', c.next_deploy.length > 0 ? `${c.next_deploy.join(', ')} at its next deploy (the running version keeps its settings)` : ''].filter(Boolean);
+    lines.push(`changed    ${c.service}: ${parts.join('; ')}`);
+  }
+  if (r.changed.length === 0) lines.push('changed    -');
+  lines.push(`unchanged  ${list(r.unchanged)}`);
+  if (r.global.length > 0) lines.push(`applied    ${r.global.join(', ')}`);
+  if (r.restart_required.length > 0) lines.push(`not applied: ${r.restart_required.join(', ')} (needs a restart or baton upgrade)`);
+  for (const f of r.failed) lines.push(`failed     ${f.service}: ${f.error.message} (not routed)`);
+  lines.push(`reloaded in ${formatDuration(r.ms)}`);
+  return lines.join('\n');
 }

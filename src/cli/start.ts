@@ -1,17 +1,18 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { ProcessRuntime } from '../runtime/process.js';
 import { freePort } from '../runtime/free-port.js';
 import { Baton } from '../baton.js';
 import { isBatonError } from '../errors.js';
+import { createLogger, type LogFormat } from '../log/logger.js';
 
 /**
  * `baton start`: run in the foreground until SIGTERM/SIGINT, then stop gracefully.
  * Resolves with the exit code.
  */
-export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; logLevel: string }): Promise<number> {
-  const log = pino({ level: opts.logLevel, base: { pid: process.pid } });
+export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; logLevel: string; logFormat: LogFormat; color: boolean }): Promise<number> {
+  const log = createLogger({ level: opts.logLevel, format: opts.logFormat, out: process.stderr, color: opts.color });
   const processRuntimes: ProcessRuntime[] = [];
   // However Baton exits, the processes it started do not outlive it.
   process.once('exit', () => {
@@ -49,6 +50,11 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; l
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // systemctl reload, kill -HUP: re-read the config (an invalid one changes nothing).
+  process.on('SIGHUP', () => {
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading');
+    baton.reload().catch((err: unknown) => log.error({ err: (err as Error).message, code: isBatonError(err) ? err.code : undefined }, 'reload refused'));
+  });
   try {
     await baton.start();
   } catch (err) {

@@ -3,8 +3,10 @@
  */
 import type { ServiceStatus } from '../service.js';
 import type { SwapEvent } from '../swap/swap.js';
+import type { Instance } from '../runtime/runtime.js';
+import type { LogRecord } from './logs.js';
 
-export type { ServiceStatus, SwapEvent };
+export type { ServiceStatus, SwapEvent, LogRecord };
 
 export interface StatusBody {
   services: Record<string, ServiceStatus>;
@@ -61,4 +63,6 @@ export interface ControlApi {
   resume(service: string): ResumeReply;
   notify(service: string, message: string): NotifyReply;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The running instances of the service's active version (for `baton logs`); throws UNKNOWN_SERVICE. */
+  instances(service: string): readonly Instance[];
 }

@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import { BatonError, isBatonError, statusOf } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
+import { parseLogsQuery, streamLogs } from './logs.js';
 
 const MAX_BODY = 64 * 1024;
 const MAX_MESSAGE = 2000;
 const ROUTE = /^\/v1\/services\/([^/]+)\/(deploy|rollback|promote|pause|resume|notify|maintenance)$/;
+const LOGS_ROUTE = /^\/v1\/services\/([^/]+)\/logs$/;
 
 /**
  * The control API: HTTP/1.1 + JSON on a Unix socket created with mode 0600. Every bad input
@@ -24,6 +26,8 @@ export class ControlServer {
   readonly #log: Logger;
   /** Set once this server created the socket file: only then may close() remove it. */
   #created = false;
+  /** Log streams being written: ended cleanly by close(), so a `logs -f` ends with exit 0. */
+  readonly #logStreams = new Map<AbortController, Promise<void>>();
 
   /**
    * `tcp`: an optional TCP listener (off by default) on which every request must carry
@@ -108,6 +112,8 @@ export class ControlServer {
   }
 
   async close(): Promise<void> {
+    for (const left of this.#logStreams.keys()) left.abort();
+    await Promise.race([Promise.all(this.#logStreams.values()), new Promise((r) => setTimeout(r, 1_000).unref())]);
     await Promise.all(
       [this.#server, this.#tcp].map(
         (server) =>
@@ -143,6 +149,11 @@ export class ControlServer {
       res.end(m.body);
       return;
     }
+    const logs = LOGS_ROUTE.exec(url);
+    if (logs !== null) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      return this.#logs(req, res, decodeURIComponent(logs[1]!));
+    }
     const match = ROUTE.exec(url);
     if (match === null) return sendError(res, new BatonError('NOT_FOUND', `no such endpoint: ${req.method} ${url}`));
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
@@ -167,6 +178,14 @@ export class ControlServer {
           return await this.#stream(res, (emit) => this.#api.rollback(service, emit));
         case 'promote':
           return await this.#stream(res, (emit) => this.#api.promote(service, emit));
+        case 'maintenance': {
+          const on = body.on;
+          if (typeof on !== 'boolean') throw new BatonError('BAD_REQUEST', 'body must be {"on": true|false, "message"?: "<text>"}: "on" is missing or not true/false');
+          const message = body.message ?? '';
+          if (typeof message !== 'string') throw new BatonError('BAD_REQUEST', '"message" must be a string');
+          if (message.length > MAX_MESSAGE) throw new BatonError('BAD_REQUEST', `message is ${message.length} characters; at most ${MAX_MESSAGE}`);
+          return sendJson(res, 200, await this.#api.maintenance(service, on, message));
+        }
         case 'pause': {
           const t = body.timeout;
           let timeoutMs: number | undefined;
@@ -178,14 +197,6 @@ export class ControlServer {
         }
         case 'resume':
           return sendJson(res, 200, this.#api.resume(service));
-        case 'maintenance': {
-          const on = body.on;
-          if (typeof on !== 'boolean') throw new BatonError('BAD_REQUEST', 'body must be {"on": true|false, "message"?: "<text>"}: "on" is missing or not true/false');
-          const message = body.message ?? '';
-          if (typeof message !== 'string') throw new BatonError('BAD_REQUEST', '"message" must be a string');
-          if (message.length > MAX_MESSAGE) throw new BatonError('BAD_REQUEST', `message is ${message.length} characters; at most ${MAX_MESSAGE}`);
-          return sendJson(res, 200, await this.#api.maintenance(service, on, message));
-        }
         case 'notify': {
           const message = body.message;
           if (typeof message !== 'string' || message.length === 0) throw new BatonError('BAD_REQUEST', 'body must be {"message": "<text>"}: "message" is missing or empty');
@@ -196,6 +207,38 @@ export class ControlServer {
     } catch (err) {
       return sendError(res, err);
     }
+  }
+
+  /** NDJSON of the service's output; a bad query or unknown service is a plain error reply. */
+  async #logs(req: http.IncomingMessage, res: http.ServerResponse, service: string): Promise<void> {
+    let instances: () => ReturnType<ControlApi['instances']>;
+    let query: ReturnType<typeof parseLogsQuery>;
+    try {
+      query = parseLogsQuery(new URL(req.url ?? '/', 'http://control').searchParams);
+      this.#api.instances(service);
+      instances = () => this.#api.instances(service);
+    } catch (err) {
+      return sendError(res, err);
+    }
+    const left = new AbortController();
+    const resOnClose = (): void => left.abort();
+    res.once('close', resOnClose);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    // Headers now, so a follow with nothing to say yet still tells the client it is connected.
+    res.flushHeaders();
+    const written = streamLogs(instances, query, left.signal, (r) => {
+      if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(r) + '\n');
+    }).then(
+      () =>
+        new Promise<void>((resolve) => {
+          res.removeListener('close', resOnClose);
+          if (res.destroyed) return resolve();
+          res.end(resolve);
+        }),
+    );
+    this.#logStreams.set(left, written);
+    await written;
+    this.#logStreams.delete(left);
   }
 
   /** NDJSON stream of swap events; an error before the first event is a plain error reply. */

@@ -10,8 +10,8 @@ import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { BatonError } from '../errors.js';
 import { API_TIMEOUT_MS, callSignal, delay, messageOf, statusCodeOf, stopAndRemove } from './docker-engine.js';
-import { followLogs } from './docker-logs.js';
-import type { ExitInfo, Instance } from './runtime.js';
+import { followLogs, readLogs } from './docker-logs.js';
+import type { ExitInfo, Instance, LogsOptions, OutputLine } from './runtime.js';
 
 const OUTPUT_LINES = 20;
 const WAIT_RETRY_MAX_MS = 10_000;
@@ -85,6 +85,10 @@ export class DockerInstance implements Instance {
 
   recentOutput(): string[] {
     return [...this.#output];
+  }
+
+  logs(opts: LogsOptions, onLine: (line: OutputLine) => void): Promise<void> {
+    return readLogs(this.#container, this.#modem, { ...opts, signal: AbortSignal.any([opts.signal, this.#signal]) }, onLine);
   }
 
   async nativeHealth(): Promise<'healthy' | 'unhealthy' | 'starting' | 'none'> {

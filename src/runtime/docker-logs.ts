@@ -5,11 +5,13 @@
  */
 
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { messageOf } from './docker-engine.js';
+import { logAppLine } from '../log/app-line.js';
+import type { LogsOptions, OutputLine } from './runtime.js';
 
 export interface FollowLogsOptions {
   container: Dockerode.Container;
@@ -71,7 +73,7 @@ function splitLines(source: PassThrough, name: 'stdout' | 'stderr', loggedFrom: 
   const emit = (raw: string): void => {
     const { at, line } = stripTimestamp(raw.replace(/\r$/, ''));
     opts.onLine(line);
-    if (at >= loggedFrom) opts.log.info({ stream: name }, line);
+    if (at >= loggedFrom) logAppLine(opts.log, name, line);
   };
   source.on('data', (chunk: Buffer) => {
     const lines = (partial + decoder.write(chunk)).split('\n');
@@ -85,6 +87,60 @@ function splitLines(source: PassThrough, name: 'stdout' | 'stderr', loggedFrom: 
       resolve();
     });
   });
+}
+
+/**
+ * `baton logs`: the container's last `tail` lines from the engine's log, then with `follow`
+ * each new one, until the container stops or `signal` aborts. Never rejects.
+ */
+export async function readLogs(container: Dockerode.Container, modem: Dockerode['modem'], opts: LogsOptions, onLine: (line: OutputLine) => void): Promise<void> {
+  let source: NodeJS.ReadableStream;
+  try {
+    // Without follow the engine's answer is one buffer of multiplexed frames.
+    const since = opts.since === undefined ? {} : { since: (opts.since / 1000).toFixed(3) as unknown as number };
+    const got: unknown = await container.logs({ follow: opts.follow as true, stdout: true, stderr: true, timestamps: true, tail: opts.tail, ...since, abortSignal: opts.signal });
+    source = Buffer.isBuffer(got) ? Readable.from([got]) : (got as NodeJS.ReadableStream);
+  } catch {
+    return;
+  }
+  (source as Partial<IncomingMessage>).socket?.unref();
+  const ended: Promise<void>[] = [];
+  const split = (stream: OutputLine['stream']): PassThrough => {
+    const out = new PassThrough();
+    ended.push(new Promise((resolve) => out.once('end', resolve)));
+    const decoder = new StringDecoder('utf8');
+    let partial = '';
+    const emit = (raw: string): void => {
+      const { at, line } = stripTimestamp(raw.replace(/\r$/, ''));
+      onLine({ stream, line, time: Number.isFinite(at) ? at : Date.now() });
+    };
+    out.on('data', (chunk: Buffer) => {
+      const lines = (partial + decoder.write(chunk)).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) emit(line);
+    });
+    out.once('end', () => {
+      const rest = partial + decoder.end();
+      if (rest !== '') emit(rest);
+    });
+    return out;
+  };
+  const stdout = split('stdout');
+  const stderr = split('stderr');
+  modem.demuxStream(source, stdout, stderr);
+  let finished = false;
+  const sourceOnEnd = (): void => {
+    if (finished) return;
+    finished = true;
+    stdout.end();
+    stderr.end();
+  };
+  source.once('end', sourceOnEnd);
+  source.once('close', sourceOnEnd);
+  // Kept for the stream's life: a late socket error must not become an uncaught exception.
+  source.on('error', sourceOnEnd);
+  // Resolves once the last partial line of each stream went to onLine.
+  await Promise.all(ended);
 }
 
 const TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) /;

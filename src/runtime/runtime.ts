@@ -10,6 +10,24 @@ export interface ExitInfo {
   signal: string | null;
 }
 
+/** One line an instance wrote, for `baton logs`. */
+export interface OutputLine {
+  stream: 'stdout' | 'stderr';
+  line: string;
+  /** When it was written (ms since the epoch). */
+  time: number;
+}
+
+export interface LogsOptions {
+  /** How many of the last lines to pass first (0: none). */
+  tail: number;
+  /** Of those, only the ones written at or after this time (ms since the epoch). */
+  since?: number;
+  /** Then keep passing new lines until the instance exits or `signal` aborts. */
+  follow: boolean;
+  signal: AbortSignal;
+}
+
 /** One running version of a service, as started (or adopted) by a runtime. */
 export interface Instance {
   readonly version: string;
@@ -24,6 +42,11 @@ export interface Instance {
   readonly exitInfo: ExitInfo | undefined;
   /** The last lines the app wrote (stdout and stderr interleaved), for failure reports. */
   recentOutput(): string[];
+  /**
+   * The app's output for `baton logs`: its last `tail` lines, then with `follow` each new one.
+   * Resolves when done (at once without `follow`); never rejects.
+   */
+  logs(opts: LogsOptions, onLine: (line: OutputLine) => void): Promise<void>;
   /**
    * Extra readiness the runtime knows of beyond Baton's HTTP probe (a Docker HEALTHCHECK).
    * 'none' when there is nothing to wait for.

@@ -21,7 +21,7 @@ function alive(pid: number): boolean {
 
 describe('command line', () => {
   it('every command has --help', async () => {
-    for (const cmd of ['start', 'deploy', 'rollback', 'pause', 'resume', 'status', 'notify']) {
+    for (const cmd of ['start', 'validate', 'deploy', 'rollback', 'pause', 'resume', 'status', 'notify', 'logs', 'version', 'help', 'completion']) {
       const r = await runCli([cmd, '--help']);
       expect(r.code, cmd).toBe(0);
       expect(r.stdout, cmd).toContain(`baton ${cmd}`);
@@ -55,10 +55,12 @@ describe('command line', () => {
     await removeDir(dir);
   });
 
-  it('commands exit 1 with a clear message when no Baton listens on the socket', async () => {
-    const r = await runCli(['status', '--socket', '/tmp/baton-none.sock']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('/tmp/baton-none.sock');
+  it('commands exit 3 (not 1, "the operation failed") with a clear message when no Baton listens on the socket', async () => {
+    for (const args of [['status'], ['deploy', 'web', 'v2'], ['logs', 'web']]) {
+      const r = await runCli([...args, '--socket', '/tmp/baton-none.sock']);
+      expect(r.code, args.join(' ')).toBe(3);
+      expect(r.stderr, args.join(' ')).toContain('no Baton is listening on /tmp/baton-none.sock');
+    }
   });
 
   it('options may come before the positional arguments', async () => {

@@ -94,7 +94,9 @@ describe('faults', () => {
   it('SIGTERM during a deploy health check exits cleanly and the next start serves the version that was active', async () => {
     baton = await startBaton(configYaml({ web: {} }));
     const deploy = baton.cli('deploy', 'web', 'never1');
-    await sleep(400);
+    // In its health check (a fixed sleep lost the race on a loaded machine: the CLI then found no Baton, exit 3).
+    while ((await web(baton)).state !== 'swapping') await sleep(50);
+    await sleep(200);
     expect(await stopProcess(baton.proc)).toBe(0);
     expect((await deploy).code).toBe(1);
     const dir = baton.dir;

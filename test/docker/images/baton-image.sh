@@ -2,26 +2,26 @@
 # Builds Baton's image from the repo's Dockerfile on a machine that reaches no image registry.
 #
 # The Dockerfile's build stage needs npm and a shell, which the local node base (made by
-# .ci/docker-up.sh from the host's node) lacks. So the build stage's work is done here on the
+# test/docker/images/base.sh from Node.js 24 alone) lacks. So the build stage's work is done here on the
 # host (tsc, then a copy of node_modules pruned to production), the result is imported as a
 # scratch image, and the Dockerfile is built with its build stage swapped for that image. The
 # runtime stage is the Dockerfile's own, unchanged.
 #
 #   test/docker/images/baton-image.sh [TAG]     default TAG: 127.0.0.1:9/baton:local
 #
-# Env: BATON_NODE_BASE (default 127.0.0.1:9/baton-node-base:20);
+# Env: BATON_NODE_BASE (default 127.0.0.1:9/baton-node-base:24);
 #      BATON_IMAGE_ALLOW_TS_ERRORS=1 builds even when tsc reports errors (it still emits).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 tag="${1:-127.0.0.1:9/baton:local}"
-base="${BATON_NODE_BASE:-127.0.0.1:9/baton-node-base:20}"
+base="${BATON_NODE_BASE:-127.0.0.1:9/baton-node-base:24}"
 # Per run: two builds at once (parallel test runs) must not share a staging folder or tag.
 artifacts="127.0.0.1:9/baton-build-artifacts:$$"
 say() { echo "baton-image: $*"; }
 began=$SECONDS
 
-docker image inspect "$base" >/dev/null 2>&1 || { say "base image $base is missing: run .ci/docker-up.sh" >&2; exit 1; }
+docker image inspect "$base" >/dev/null 2>&1 || { say "base image $base is missing: run test/docker/images/base.sh (or .ci/docker-up.sh)" >&2; exit 1; }
 [[ -d "$root/node_modules" ]] || { say "node_modules is missing: run npm ci first" >&2; exit 1; }
 
 mkdir -p "$root/.tmp"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds Baton's test app images on top of the local node base (made by .ci/docker-up.sh):
+# Builds Baton's test app images on top of the local node base (test/docker/images/base.sh):
 #   127.0.0.1:9/baton-test-app:{v1,v2,v3}   the app, APP_VERSION baked in
 #   127.0.0.1:9/baton-test-app:crash        exits 3 at start, "boom: crashing on purpose" on stderr
 #   127.0.0.1:9/baton-test-app:unhealthy    serves, Docker HEALTHCHECK always fails
@@ -10,10 +10,10 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="${BATON_TEST_APP_REPO:-127.0.0.1:9/baton-test-app}"
-base="${BATON_NODE_BASE:-127.0.0.1:9/baton-node-base:20}"
+base="${BATON_NODE_BASE:-127.0.0.1:9/baton-node-base:24}"
 
 if ! base_id="$(docker image inspect -f '{{.Id}}' "$base" 2>/dev/null)"; then
-  echo "build.sh: base image $base is missing: run .ci/docker-up.sh first" >&2
+  echo "build.sh: base image $base is missing: run test/docker/images/base.sh (or .ci/docker-up.sh) first" >&2
   exit 1
 fi
 hash="$( { echo "$base_id"; cat "$here/app/Dockerfile" "$here/app/server.js"; } | sha256sum | cut -c1-16)"

@@ -1,0 +1,89 @@
+/**
+ * The commands that send one control request to a running Baton and print its reply:
+ * status, deploy, promote, rollback, reload, maintenance, pause, resume, notify.
+ */
+import { formatEvent, formatReload, formatStatus } from './print.js';
+import type { ReloadReport } from '../reload.js';
+import { request, type ControlTarget, type Reply } from './client.js';
+import { EXIT } from './exit.js';
+import { isDone } from '../swap/swap.js';
+import type { ErrorBody, StatusBody, SwapEvent } from '../control/protocol.js';
+
+const service = (name: string): string => `/v1/services/${encodeURIComponent(name)}`;
+
+export async function status(target: ControlTarget, json: boolean): Promise<number> {
+  const reply = await request(target, 'GET', '/v1/status');
+  if (reply.status !== 200) return replyError(reply);
+  process.stdout.write(json ? JSON.stringify(reply.body, null, 2) + '\n' : formatStatus(reply.body as StatusBody) + '\n');
+  return EXIT.ok;
+}
+
+export function deploy(target: ControlTarget, name: string, version: string, json: boolean, canary?: number): Promise<number> {
+  return swap(target, `${service(name)}/deploy`, canary === undefined ? { version } : { version, canary }, json);
+}
+
+export function promote(target: ControlTarget, name: string, json: boolean): Promise<number> {
+  return swap(target, `${service(name)}/promote`, {}, json);
+}
+
+export async function reload(target: ControlTarget, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', '/v1/reload');
+  if (reply.status !== 200) return replyError(reply);
+  process.stdout.write(json ? JSON.stringify(reply.body) + '\n' : formatReload(reply.body as ReloadReport) + '\n');
+  return (reply.body as ReloadReport).failed.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+export async function maintenance(target: ControlTarget, name: string, on: boolean, message: string, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', `${service(name)}/maintenance`, { on, message });
+  if (reply.status !== 200) return replyError(reply);
+  const body = reply.body as { message: string | null };
+  process.stdout.write(json ? JSON.stringify(reply.body) + '\n' : on ? `${name} in maintenance${body.message ? `: ${body.message}` : ''}\n` : `${name} serving again\n`);
+  return EXIT.ok;
+}
+
+export function rollback(target: ControlTarget, name: string, json: boolean): Promise<number> {
+  return swap(target, `${service(name)}/rollback`, {}, json);
+}
+
+export async function pause(target: ControlTarget, name: string, timeout: string | undefined, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', `${service(name)}/pause`, timeout === undefined ? {} : { timeout });
+  if (reply.status !== 200) return replyError(reply);
+  process.stdout.write(json ? JSON.stringify(reply.body) + '\n' : `${name} paused${timeout === undefined ? '' : ` for at most ${timeout}`}\n`);
+  return EXIT.ok;
+}
+
+export async function resume(target: ControlTarget, name: string, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', `${service(name)}/resume`, {});
+  if (reply.status !== 200) return replyError(reply);
+  const body = reply.body as { released: number };
+  process.stdout.write(json ? JSON.stringify(body) + '\n' : `${name} resumed (${body.released} held request${body.released === 1 ? '' : 's'} released)\n`);
+  return EXIT.ok;
+}
+
+export async function notify(target: ControlTarget, name: string, message: string, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', `${service(name)}/notify`, { message });
+  if (reply.status !== 200) return replyError(reply);
+  const body = reply.body as { browsers: number };
+  process.stdout.write(json ? JSON.stringify(body) + '\n' : `sent to ${body.browsers} browser${body.browsers === 1 ? '' : 's'}\n`);
+  return EXIT.ok;
+}
+
+async function swap(target: ControlTarget, route: string, body: unknown, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', route, body, (e) => {
+    process.stdout.write(json ? JSON.stringify(e) + '\n' : formatEvent(e as SwapEvent) + '\n');
+  });
+  if (reply.status !== 200) return replyError(reply);
+  const last = reply.body as SwapEvent | undefined;
+  if (last === undefined || !isDone(last)) {
+    process.stderr.write('baton: the control stream ended before the swap finished\n');
+    return EXIT.failed;
+  }
+  return last.ok ? EXIT.ok : EXIT.failed;
+}
+
+/** 4xx that judge the input itself (unknown service, bad version or duration, a bad token) exit 2; others 1. */
+export function replyError(reply: Reply): number {
+  const err = (reply.body as ErrorBody | undefined)?.error;
+  process.stderr.write(`baton: ${err?.message ?? `control API answered ${reply.status}`}${err?.code === undefined ? '' : ` [${err.code}]`}\n`);
+  return reply.status === 409 || reply.status >= 500 ? EXIT.failed : EXIT.usage;
+}
