@@ -38,7 +38,7 @@ export async function bringUp(service: Service, remembered: SavedService | undef
     const version = remembered?.version ?? service.config.version;
     release = await startRelease(service, version, deps, QUIET).catch((err: unknown) => {
       const e = err instanceof BatonError ? err : new BatonError('START_FAILED', String(err));
-      throw new BatonError(e.code, `${service.name} ${version}: ${e.message}`, { cause: e, details: { ...e.details, service: service.name, version } });
+      throw new BatonError(e.code, `${e.message} (service ${service.name}, version ${version})`, { details: { ...e.details, service: service.name, version } });
     });
   }
   service.adopt(release, remembered?.previous);

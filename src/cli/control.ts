@@ -6,6 +6,7 @@ import { formatEvent, formatReload, formatStatus } from './print.js';
 import type { ReloadReport } from '../reload.js';
 import { request, type ControlTarget, type Reply } from './client.js';
 import { EXIT } from './exit.js';
+import { formatDuration } from '../config/duration.js';
 import { isDone } from '../swap/swap.js';
 import type { ErrorBody, StatusBody, SwapEvent } from '../control/protocol.js';
 
@@ -19,11 +20,11 @@ export async function status(target: ControlTarget, json: boolean): Promise<numb
 }
 
 export function deploy(target: ControlTarget, name: string, version: string, json: boolean, canary?: number): Promise<number> {
-  return swap(target, `${service(name)}/deploy`, canary === undefined ? { version } : { version, canary }, json);
+  return swap(target, name, 'deploy', canary === undefined ? { version } : { version, canary }, json);
 }
 
 export function promote(target: ControlTarget, name: string, json: boolean): Promise<number> {
-  return swap(target, `${service(name)}/promote`, {}, json);
+  return swap(target, name, 'promote', {}, json);
 }
 
 export async function reload(target: ControlTarget, json: boolean): Promise<number> {
@@ -42,7 +43,7 @@ export async function maintenance(target: ControlTarget, name: string, on: boole
 }
 
 export function rollback(target: ControlTarget, name: string, json: boolean): Promise<number> {
-  return swap(target, `${service(name)}/rollback`, {}, json);
+  return swap(target, name, 'rollback', {}, json);
 }
 
 export async function pause(target: ControlTarget, name: string, timeout: string | undefined, json: boolean): Promise<number> {
@@ -68,10 +69,13 @@ export async function notify(target: ControlTarget, name: string, message: strin
   return EXIT.ok;
 }
 
-async function swap(target: ControlTarget, route: string, body: unknown, json: boolean): Promise<number> {
-  const reply = await request(target, 'POST', route, body, (e) => {
+async function swap(target: ControlTarget, name: string, action: string, body: unknown, json: boolean): Promise<number> {
+  // On a terminal, the wait for health (or a migration) shows its progress on a line of its own.
+  const progress = !json && process.stdout.isTTY === true ? new Progress(target, name) : undefined;
+  const reply = await request(target, 'POST', `${service(name)}/${action}`, body, (e) => {
+    progress?.clear();
     process.stdout.write(json ? JSON.stringify(e) + '\n' : formatEvent(e as SwapEvent) + '\n');
-  });
+  }).finally(() => progress?.stop());
   if (reply.status !== 200) return replyError(reply);
   const last = reply.body as SwapEvent | undefined;
   if (last === undefined || !isDone(last)) {
@@ -86,4 +90,41 @@ export function replyError(reply: Reply): number {
   const err = (reply.body as ErrorBody | undefined)?.error;
   process.stderr.write(`baton: ${err?.message ?? `control API answered ${reply.status}`}${err?.code === undefined ? '' : ` [${err.code}]`}\n`);
   return reply.status === 409 || reply.status >= 500 ? EXIT.failed : EXIT.usage;
+}
+
+/** A line that says what a swap waits for (probes so far, the last answer), redrawn twice a second. */
+class Progress {
+  readonly #timer: NodeJS.Timeout;
+  #shown = false;
+
+  constructor(
+    readonly target: ControlTarget,
+    readonly name: string,
+  ) {
+    this.#timer = setInterval(() => void this.#poll(), 500);
+  }
+
+  async #poll(): Promise<void> {
+    const reply = await request(this.target, 'GET', '/v1/status').catch(() => undefined);
+    const swap = (reply?.body as StatusBody | undefined)?.services[this.name]?.swapping;
+    if (swap === undefined || swap === null) return;
+    let line: string | undefined;
+    if (swap.step === 'healthy') line = `waiting for health: ${swap.probes} probe${swap.probes === 1 ? '' : 's'}${swap.last_probe === null ? '' : `, last ${swap.last_probe}`} (${formatDuration(swap.elapsed_ms)})`;
+    else if (swap.step === 'quiesce') line = `waiting for the old version's requests to finish (${formatDuration(swap.elapsed_ms)})`;
+    else if (swap.step === 'migrate') line = `migrating, requests held (${formatDuration(swap.elapsed_ms)})`;
+    if (line === undefined) return;
+    process.stdout.write(`\x1b[2K\r  ${line}`);
+    this.#shown = true;
+  }
+
+  clear(): void {
+    if (!this.#shown) return;
+    process.stdout.write('\x1b[2K\r');
+    this.#shown = false;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.clear();
+  }
 }

@@ -58,7 +58,10 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; l
   try {
     await baton.start();
   } catch (err) {
-    log.error({ err }, 'baton failed to start');
+    // An expected failure (a taken port, a bad state file, an app that cannot start) is said in
+    // one line; a fault keeps its stack.
+    if (isBatonError(err)) log.error({ code: err.code, ...err.details }, `baton failed to start: ${err.message}`);
+    else log.error({ err }, 'baton failed to start');
     await baton.stop().catch(() => {});
     process.stderr.write(`baton: ${(err as Error).message}\n`);
     // Bad input that needs no attempt to judge (a corrupt state file, an unreadable token): 2.

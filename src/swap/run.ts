@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration.js';
 import type { Service, SwapKind } from '../service.js';
 import { Release } from '../upstream/release.js';
 import type { DrainReport } from '../upstream/upstream.js';
@@ -90,7 +91,7 @@ export class SwapRun {
     }
     releaseHold?.();
     await release.stop(this.#deps.stopGraceMs);
-    const why = result.timedOut ? `timed out after ${migrate.timeoutMs}ms` : result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+    const why = result.timedOut ? `timed out after ${formatDuration(migrate.timeoutMs)}` : result.signal !== null ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
     const last = result.output.at(-1);
     return this.#fail(
       'migrate',

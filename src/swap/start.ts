@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration.js';
 import type { ExitInfo, Instance } from '../runtime/runtime.js';
 import type { Service } from '../service.js';
 import { Release } from '../upstream/release.js';
@@ -78,7 +79,7 @@ function healthError(h: Exclude<HealthResult, { ok: true }>, instance: Instance,
     case 'unhealthy':
       return new BatonError('UNHEALTHY', `version ${instance.version} reported unhealthy (${h.lastStatus})`, { details: base });
     case 'deadline':
-      return new BatonError('HEALTH_DEADLINE', `version ${instance.version} was not healthy within ${deadlineMs}ms (last probe: ${h.lastStatus})`, { details: base });
+      return new BatonError('HEALTH_DEADLINE', `version ${instance.version} was not healthy within ${formatDuration(deadlineMs)} (last probe: ${h.lastStatus})`, { details: base });
     case 'aborted':
       return new BatonError('ABORTED', `the health check of ${instance.version} was interrupted: Baton is stopping`, { details: base });
   }

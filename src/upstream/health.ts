@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration.js';
 import http from 'node:http';
 import type { ExitInfo, Instance } from '../runtime/runtime.js';
 import type { HealthConfig } from '../config/types.js';
@@ -18,7 +19,7 @@ export function probe(host: string, port: number, path: string, timeoutMs: numbe
       res.resume();
       resolve(res.statusCode ?? 0);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs}ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${formatDuration(timeoutMs)}`)));
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
 }

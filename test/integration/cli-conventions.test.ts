@@ -55,12 +55,12 @@ describe('version and help', () => {
   });
 
   it('--json is listed in the usage of every command that takes it, and refused by those that do not', async () => {
-    for (const cmd of ['validate', 'deploy', 'rollback', 'pause', 'resume', 'status', 'notify', 'logs', 'version']) {
+    for (const cmd of ['validate', 'deploy', 'promote', 'rollback', 'reload', 'maintenance', 'pause', 'resume', 'status', 'notify', 'logs', 'version']) {
       const r = await runCli([cmd, '--help']);
       expect(r.stdout.split('\n')[0], cmd).toContain('[--json]');
     }
     const general = await runCli(['help']);
-    expect(general.stdout).toContain('with validate, deploy, rollback,');
+    expect(general.stdout.replace(/\s+/g, ' ')).toContain('with validate, deploy, promote, rollback,');
     const start = await runCli(['start', '--json']);
     expect(start.code).toBe(2);
     expect(start.stderr.split('\n')[0]).toBe('baton: start does not take --json');
