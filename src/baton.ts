@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
-import type { Instance, Runtime } from './runtime/runtime.js';
+import type { Instance, Runtime, SavedInstance } from './runtime/runtime.js';
+import type { Release } from './upstream/release.js';
 import { Service, type Supervision, type SwapKind } from './service.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
@@ -26,6 +27,11 @@ export interface BatonOptions {
   /** Grace between SIGTERM (docker stop) and the forceful kill of an old version. */
   stopGraceMs?: number;
   version?: string;
+}
+
+/** What the state file keeps of a release's process-runtime instances. */
+function descriptors(release: Release): SavedInstance[] {
+  return release.upstreams.flatMap((u) => (u.instance.descriptor === undefined || u.instance.exitInfo !== undefined ? [] : [u.instance.descriptor()]));
 }
 
 /** The service's own maintenance page, if `maintenance.page` names one (unreadable: refused, naming the file). */
@@ -328,7 +334,7 @@ export class Baton implements ControlApi {
   }
 
   #supervision(): Supervision {
-    return { probe, health: (instance, health, signal) => waitHealthy(instance, health, signal), stopGraceMs: this.#stopGrace() };
+    return { probe, health: (instance, health, signal) => waitHealthy(instance, health, signal), stopGraceMs: this.#stopGrace(), changed: () => void this.#persist().catch(() => {}) };
   }
 
   #swapDeps(): SwapDeps {
@@ -348,10 +354,16 @@ export class Baton implements ControlApi {
       const active = s.active;
       if (active === undefined) continue;
       const m = s.maintenance;
+      const canary = s.canary;
+      const paused = s.paused;
+      const instances = descriptors(active);
       state.services[name] = {
         version: active.version,
         ...(s.previousVersion === undefined ? {} : { previous: s.previousVersion }),
         ...(m === undefined ? {} : { maintenance: { message: m.message, since: m.since } }),
+        ...(instances.length === 0 ? {} : { instances }),
+        ...(canary === undefined ? {} : { canary: { version: canary.release.version, percent: canary.percent, instances: descriptors(canary.release) } }),
+        ...(paused === undefined ? {} : { paused }),
       };
     }
     return this.#state.write(state);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from '../config/types.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -22,7 +23,7 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; l
   let docker: import('dockerode') | undefined;
   const makeRuntime = async (service: ServiceConfig, slog: Logger): Promise<Runtime> => {
     if (service.runtime === 'process') {
-      const runtime = new ProcessRuntime({ service, log: slog, pickPort: () => freePort(), env: opts.env });
+      const runtime = new ProcessRuntime({ service, log: slog, pickPort: () => freePort(), env: opts.env, outputDir: appOutputDir(config.stateFile) });
       processRuntimes.push(runtime);
       return runtime;
     }
@@ -71,4 +72,9 @@ export async function runStart(config: Config, opts: { env: NodeJS.ProcessEnv; l
   // Serving: the listeners keep the process alive until a signal's stop() has run.
   await done;
   return 0;
+}
+
+/** Where process-runtime apps write their output: a folder beside the state file. */
+function appOutputDir(stateFile: string): string {
+  return path.join(path.dirname(stateFile), `${path.basename(stateFile, '.json')}.apps`);
 }
