@@ -64,6 +64,8 @@ export async function bringUp(service: Service, remembered: SavedService | undef
   }
   const paused = remembered?.paused;
   if (paused !== undefined && (paused.until === null || paused.until > Date.now())) service.pause(paused.until === null ? undefined : paused.until - Date.now());
+  // Taking over from a running Baton: what else runs is its own (a version it drains).
+  if (opts.adoptOnly === true) return;
   // The rest are leftovers (replaced while Baton was down, or cut short by a crash): remove
   // them in the background, so serving the adopted ones does not wait on their stop grace.
   // Started before the control socket opens, so no deploy's new container is among them.

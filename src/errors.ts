@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'ADOPTION_FAILED'
   | 'UPGRADE_IN_PROGRESS'
   | 'UPGRADE_FAILED'
+  | 'CONFIG_CHANGED'
   | 'MIGRATION_FAILED'
   | 'MIGRATION_TIMEOUT'
   | 'MAINTENANCE'
@@ -65,6 +66,7 @@ export function statusOf(code: ErrorCode): number {
     case 'CANARY_IN_PROGRESS':
     case 'RELOAD_IN_PROGRESS':
     case 'UPGRADE_IN_PROGRESS':
+    case 'CONFIG_CHANGED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;

@@ -5,8 +5,9 @@ import type { ServiceStatus } from '../service.js';
 import type { SwapEvent } from '../swap/swap.js';
 import type { Instance } from '../runtime/runtime.js';
 import type { LogRecord } from './logs.js';
+import type { UpgradeDone, UpgradeEvent } from '../upgrade/handover.js';
 
-export type { ServiceStatus, SwapEvent, LogRecord };
+export type { ServiceStatus, SwapEvent, LogRecord, UpgradeDone, UpgradeEvent };
 
 export interface StatusBody {
   services: Record<string, ServiceStatus>;
@@ -58,6 +59,8 @@ export interface ControlApi {
   rollback(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
   promote(service: string, emit: (e: SwapEvent) => void): Promise<SwapEvent>;
   reload(): Promise<import('../reload.js').ReloadReport>;
+  /** Rejects before the first event when an upgrade cannot begin (409: one is running, a swap is, the config file changed). */
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, opts?: { readyTimeoutMs?: number }): Promise<UpgradeDone>;
   maintenance(service: string, on: boolean, message: string): Promise<MaintenanceReply>;
   pause(service: string, timeoutMs: number | undefined): PauseReply;
   resume(service: string): ResumeReply;
