@@ -16,6 +16,7 @@ import { waitHealthy, probe } from './upstream/health.js';
 import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
+import { TlsEdge } from './tls/edge.js';
 
 export interface BatonOptions {
   config: Config;
@@ -44,6 +45,8 @@ export class Baton implements ControlApi {
   readonly #stopping = new AbortController();
   readonly #swaps = new Set<Promise<unknown>>();
   #proxy: ProxyServer | undefined;
+  /** The TLS listener and its certificates (issue 11), when the config has `tls`. */
+  #tls: TlsEdge | undefined;
   /** The config now applied (a reload replaces it). */
   #config: Config;
   #reloading: Promise<ReloadReport> | undefined;
@@ -80,6 +83,8 @@ export class Baton implements ControlApi {
     });
     await this.#control.check();
     const saved = await this.#state.read();
+    // Certificates are read (and a bad one refused, naming its file) before anything starts.
+    if (config.tls !== undefined) this.#tls = await TlsEdge.create(config, this.#log.child({ component: 'tls' }));
     for (const sc of Object.values(config.services)) this.#services.set(sc.name, await this.#makeService(sc));
     // The listener is bound before any app starts (a taken port fails fast, naming it); until a
     // service is up, its requests wait at its gate as in a swap's hold.
@@ -91,10 +96,18 @@ export class Baton implements ControlApi {
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
       observer: this.#metrics,
+      ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     });
     const bound = await this.#proxy.listen().catch((err: NodeJS.ErrnoException) => {
       throw listenError(err, 'listen', config.listen);
     });
+    if (this.#tls !== undefined) {
+      const tlsBound = await this.#proxy.listenTls().catch((err: NodeJS.ErrnoException) => {
+        throw listenError(err, 'tls.listen', config.tls!.listen);
+      });
+      this.#tls.started(bound);
+      this.#log.info({ listen: this.#tls.status().listen, port: tlsBound?.port }, 'tls listener started');
+    }
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
     for (const s of this.#services.values()) s.gate.hold('swap');
     try {
@@ -119,6 +132,7 @@ export class Baton implements ControlApi {
     const closing = proxy?.stopAccepting();
     for (const s of this.#services.values()) s.shutdown();
     this.#hub.close();
+    const tlsStopped = this.#tls?.stop();
     const drainMs = Math.max(0, ...[...this.#services.values()].map((s) => s.config.drain.timeoutMs));
     const deadline = AbortSignal.timeout(drainMs);
     await Promise.all([...this.#services.values()].flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))));
@@ -127,6 +141,7 @@ export class Baton implements ControlApi {
     await Promise.allSettled([...this.#swaps, ...this.#retiring]);
     proxy?.closeAll();
     await closing;
+    await tlsStopped;
     await this.#control?.close();
     await Promise.all(
       [...this.#services.values()].flatMap((s) =>
@@ -148,6 +163,7 @@ export class Baton implements ControlApi {
     return {
       services,
       baton: { version: BATON_VERSION, pid: process.pid, started_at: new Date(this.#startedAt).toISOString(), listen: this.#listen, uptime_s: Math.round((Date.now() - this.#startedAt) / 1000) },
+      ...(this.#tls === undefined ? {} : { tls: this.#tls.status() }),
     };
   }
 
@@ -190,7 +206,10 @@ export class Baton implements ControlApi {
     if (file === '<default>') return Promise.reject(new BatonError('BAD_REQUEST', 'Baton serves its embedded default: there is no config file to reload (start it with -c FILE)'));
     const run = (async () => {
       const next = await loadConfig(file);
+      // Certificates are read and checked first: a bad one fails the reload and changes nothing (issue 11).
+      const applyTls = await this.#tls?.prepare(next);
       const report = await applyReload(this.#reloadTarget(), this.#config, next, this.#log);
+      await applyTls?.();
       this.#config = next;
       return report;
     })();
@@ -222,6 +241,16 @@ export class Baton implements ControlApi {
 
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.text();
+  }
+
+  /** The TLS session ticket keys in use (48 bytes), for the next process of a self-upgrade; undefined without `tls`. */
+  tlsTicketKeys(): Buffer | undefined {
+    return this.#tls?.ticketKeys();
+  }
+
+  /** Install the previous process's ticket keys (a self-upgrade), so its clients' sessions resume here. */
+  setTlsTicketKeys(keys: Buffer): void {
+    this.#tls?.setTicketKeys(keys);
   }
 
   // --- internals ------------------------------------------------------------------------
