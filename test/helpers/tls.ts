@@ -108,7 +108,8 @@ export function httpsRequest(port: number, ca: string, opts: { path?: string; me
 export function h2Connect(port: number, ca: string, servername = 'localhost'): Promise<http2.ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const session = http2.connect(`https://${servername}:${port}`, { ca, servername, host: '127.0.0.1', port } as http2.SecureClientSessionOptions);
-    session.once('connect', () => {
+    // Ready once the server's SETTINGS arrived (its limits are in remoteSettings then).
+    session.once('remoteSettings', () => {
       session.removeListener('error', reject);
       resolve(session);
     });

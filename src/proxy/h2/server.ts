@@ -24,6 +24,8 @@ export const MAX_CONCURRENT_STREAMS = 100;
  */
 export const MAX_CLIENT_RESETS = 200;
 export const RESET_WINDOW_MS = 10_000;
+/** After a flood's GOAWAY, the connection is closed this long later (if the client did not close it). */
+const GOAWAY_GRACE_MS = 500;
 
 export interface H2ServerOptions {
   limits: H2Limits;
@@ -126,9 +128,13 @@ export class H2Server {
 
   flooded(session: ServerHttp2Session, resets: number): void {
     this.#opts.log.warn({ remote: session.socket?.remoteAddress, resets, window_ms: RESET_WINDOW_MS }, 'http2 session closed: too many streams reset by the client');
-    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
-    // The GOAWAY is written first; then the connection goes.
-    setImmediate(() => session.destroy());
+    // Out of nghttp2's callback first (a GOAWAY submitted inside it is not written), then the
+    // connection goes once the client had a moment to read it.
+    setImmediate(() => {
+      if (session.destroyed) return;
+      session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+      setTimeout(() => session.destroy(), GOAWAY_GRACE_MS).unref();
+    });
   }
 
   #serverOnSession = (session: ServerHttp2Session): void => {
