@@ -187,12 +187,32 @@ export class AcmeManager {
       s.failures++;
       const backoff = Math.min(Math.max(MAX_BACKOFF_MS, this.config.retryAfterMs), this.config.retryAfterMs * 2 ** (s.failures - 1));
       s.state = 'failing';
-      s.lastError = reasonOf(err);
+      s.lastError = await this.#reasonOf(err);
       s.notBefore = performance.now() + backoff;
       this.#log.warn({ host, reason: s.lastError, failures: s.failures, retry_in_ms: backoff, serving: this.#store.acmeCertificate(host) !== undefined }, 'certificate order failed');
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Why an order failed, in one line. acme-client loses the network error of a request whose
+   * retries ran out (it fails reading the missing response), so then the directory is fetched
+   * once more here to name what the network said.
+   */
+  async #reasonOf(err: unknown): Promise<string> {
+    const text = describeError(err);
+    if (!(err instanceof TypeError)) return text;
+    const agent = (acme.axios.defaults as { httpsAgent?: https.Agent }).httpsAgent;
+    const network = await new Promise<string | undefined>((resolve) => {
+      const req = https.get(this.config.directory, { agent, timeout: 10_000 }, (res) => {
+        res.resume();
+        resolve(undefined);
+      });
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(`${e.message}${e.code !== undefined && !e.message.includes(e.code) ? ` (${e.code})` : ''}`));
+    });
+    return network === undefined ? `a request to the CA failed (${text})` : `the ACME directory ${this.config.directory} could not be reached: ${network}`;
   }
 
   /** One order, start to certificate. */
@@ -253,7 +273,7 @@ async function configureHttp(config: AcmeConfig): Promise<void> {
 }
 
 /** The CA's reason, or the network's, in one line. */
-function reasonOf(err: unknown): string {
+function describeError(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   const e = err as Error & { code?: string; response?: { status?: number } };
   const text = e.message.replace(/\s+/g, ' ').trim();

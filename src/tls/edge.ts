@@ -221,7 +221,7 @@ export class TlsEdge {
     if (this.#acme === undefined) {
       const responder =
         a.challenge === 'http-01' ? new Http01Responder(this.tokens, () => this.#plain) : new TlsAlpn01Responder(this.store, () => this.#bound);
-      this.#acme = new AcmeManager({ config: a, store: this.store, responder, log: this.#log.child({ component: 'acme' }) });
+      this.#acme = new AcmeManager({ config: a, store: this.store, responder, log: this.#log });
     }
     await this.#acme.setHosts(this.#acmeHosts(config));
     if (wasRunning) this.#acme.start();
