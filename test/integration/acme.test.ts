@@ -197,6 +197,7 @@ describe.skipIf(!run)('ACME orders that fail', () => {
     const b = await startBaton(acmeYaml(ports, pebble), { dir });
     batons.push(b);
     const failures = await untilLogged(b, /"msg":"certificate order failed"/, 2, 30_000);
+    console.log(`[acme] ${failures[0]}`);
     const [first, second] = failures.map((l) => JSON.parse(l) as { reason: string; failures: number; retry_in_ms: number });
     expect(first!.reason).toMatch(/connection|refused/i);
     expect(first!.failures).toBe(1);
@@ -220,6 +221,7 @@ describe.skipIf(!run)('ACME orders that fail', () => {
     const b = await startBaton(acmeYaml(ports, { directory: `https://127.0.0.1:${await freePort()}/dir`, caFile: ca.certFile }), { dir });
     batons.push(b);
     const failures = await untilLogged(b, /"msg":"certificate order failed"/, 2, 30_000);
+    console.log(`[acme] ${failures[0]}`);
     const [first, second] = failures.map((l) => JSON.parse(l) as { reason: string; failures: number; retry_in_ms: number });
     expect(first!.reason).toMatch(/ECONNREFUSED/);
     expect(second!.retry_in_ms).toBeGreaterThan(first!.retry_in_ms);
