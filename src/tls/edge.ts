@@ -228,7 +228,10 @@ export class TlsEdge {
   }
 
   #sni = (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void): void => {
-    cb(null, this.store.contextFor(servername));
+    const context = this.store.contextFor(servername);
+    // node:tls keeps the default certificate for a context without one, so a refusal is an error: the connection closes.
+    if (context === undefined) cb(new Error(`no certificate for ${JSON.stringify(servername)}`));
+    else cb(null, context);
   };
 
   #listenerOnConnection = (socket: net.Socket): void => {
@@ -248,7 +251,11 @@ export class TlsEdge {
     const server = tls.createServer({
       minVersion: 'TLSv1.2',
       ALPNProtocols: ['acme-tls/1'],
-      SNICallback: (name, cb) => cb(null, this.store.alpnContext(name)),
+      SNICallback: (name, cb) => {
+        const context = this.store.alpnContext(name);
+        if (context === undefined) cb(new Error(`no TLS-ALPN-01 challenge for ${JSON.stringify(name)}`));
+        else cb(null, context);
+      },
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
     });
     // The handshake was the answer (RFC 8737 3): nothing is read or sent after it.

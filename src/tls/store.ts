@@ -1,6 +1,5 @@
 import tls from 'node:tls';
 import type { ServedCertificate } from './certificate.js';
-import { TLS_PROTOCOLS } from './certificate.js';
 import { NameTable } from './names.js';
 
 /** What `status` shows of a certificate. */
@@ -14,10 +13,12 @@ export interface CertificateStatus {
 /**
  * The certificates the TLS listener serves, by SNI name: static ones (exact and wildcard, the
  * most specific first, the first configured among equals), then ACME ones (one per exact host).
- * A handshake naming an ACME host that has no certificate yet, or any name when there is no
- * static certificate to fall back on, gets a context without a certificate: OpenSSL then fails
- * the handshake with a `handshake_failure` alert, which clients report at once. A client without
- * SNI, or naming a host no certificate covers, gets the first static certificate.
+ * A client naming a host no certificate covers gets the first static certificate. A handshake
+ * naming an ACME host that has no certificate yet, or any name when there is no static
+ * certificate to fall back on, is refused: `contextFor` says undefined and the connection is
+ * closed during the handshake, before any certificate is sent (clients report it at once, as
+ * "disconnected before secure TLS connection" or a reset). A client without SNI gets the first
+ * static certificate, or a `handshake_failure` alert when there is none.
  */
 export class CertificateStore {
   #statics: readonly ServedCertificate[] = [];
@@ -27,7 +28,6 @@ export class CertificateStore {
   #managed = new Set<string>();
   /** TLS-ALPN-01 validation certificates, by host, while a challenge is pending. */
   readonly #alpn = new Map<string, tls.SecureContext>();
-  readonly #none = tls.createSecureContext({ ...TLS_PROTOCOLS });
 
   /** Replace the static certificates (start, reload). */
   setStatic(certs: readonly ServedCertificate[]): void {
@@ -68,17 +68,17 @@ export class CertificateStore {
     return this.#alpn.size > 0;
   }
 
-  alpnContext(servername: string): tls.SecureContext {
-    return this.#alpn.get(servername.toLowerCase()) ?? this.#none;
+  alpnContext(servername: string): tls.SecureContext | undefined {
+    return this.#alpn.get(servername.toLowerCase());
   }
 
-  /** The context for a handshake naming `servername` (see the class comment). */
-  contextFor(servername: string): tls.SecureContext {
+  /** The context for a handshake naming `servername`; undefined: refuse it (see the class comment). */
+  contextFor(servername: string): tls.SecureContext | undefined {
     const name = servername.toLowerCase();
     const hit = this.#table.match(name) ?? this.#acme.get(name);
     if (hit !== undefined) return hit.context;
-    if (this.#managed.has(name)) return this.#none;
-    return this.#statics[0]?.context ?? this.#none;
+    if (this.#managed.has(name)) return undefined;
+    return this.#statics[0]?.context;
   }
 
   /** Whether Baton can serve `host` over TLS with a certificate that names it (the redirect rule). */
