@@ -209,6 +209,7 @@ export class ProxyServer {
     this.#secure?.h1.closeAll();
     this.#secure?.node.closeAllConnections();
     this.#secure?.h2.closeAll();
+    this.#secure?.edge.closeAll();
   }
 
   #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeRequest(req, res, false);

@@ -28,6 +28,8 @@ export interface TlsHandlers {
 
 export interface TlsStatus {
   listen: string;
+  /** Connections open on the TLS listener now. */
+  connections: number;
   redirect_http: boolean;
   certificates: CertificateStatus[];
   acme: AcmeStatus | null;
@@ -50,6 +52,8 @@ export class TlsEdge {
   #bound: HostPort;
   #plain: HostPort = { host: '127.0.0.1', port: 80 };
   #handlers: TlsHandlers | undefined;
+  /** Every accepted connection until it closes: closeAll() ends what TLS and HTTP/2 left open. */
+  readonly #sockets = new Set<net.Socket>();
 
   /**
    * Read the static certificates and the stored ACME ones; nothing listens yet.
@@ -80,7 +84,9 @@ export class TlsEdge {
     this.#server.on('secureConnection', this.#serverOnSecureConnection);
     this.#server.on('tlsClientError', this.#serverOnClientError);
     this.#tickets = new TicketKeys(this.#server, config.sessionTickets.rotateMs);
-    this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, this.#listenerOnConnection);
+    // Not half-open (unlike the plain listener): node:http2 would keep a session whose client
+    // sent FIN open until its timeout, and TLS has close_notify for what half-close says in plain HTTP.
+    this.#listener = net.createServer({ allowHalfOpen: false, noDelay: true }, this.#listenerOnConnection);
   }
 
   /** Where the TLS listener is bound (after listen). */
@@ -114,8 +120,14 @@ export class TlsEdge {
     this.#acme?.start();
   }
 
+  /** Resolves once the listener is closed and every connection it accepted has closed. */
   stopAccepting(): Promise<void> {
     return new Promise((resolve) => this.#listener.close(() => resolve()));
+  }
+
+  /** Cut every connection still open (after the HTTP/1.1 and HTTP/2 sides cut theirs). */
+  closeAll(): void {
+    for (const s of this.#sockets) s.destroy();
   }
 
   async stop(): Promise<void> {
@@ -157,6 +169,7 @@ export class TlsEdge {
     const b = this.#bound;
     return {
       listen: b.host.includes(':') ? `[${b.host}]:${b.port}` : `${b.host}:${b.port}`,
+      connections: this.#sockets.size,
       redirect_http: this.#config.redirectHttp,
       certificates: this.store.status(),
       acme: this.#acme?.status() ?? null,
@@ -235,6 +248,8 @@ export class TlsEdge {
   };
 
   #listenerOnConnection = (socket: net.Socket): void => {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
     // Only while a TLS-ALPN-01 challenge is pending is the ClientHello read first (to see acme-tls/1).
     if (!this.store.alpnPending) return void this.#server.emit('connection', socket);
     new HelloPeek(socket, this).start();

@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import http2 from 'node:http2';
+import tls from 'node:tls';
 import type net from 'node:net';
 import pino from 'pino';
 import { configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
 import { h2Connect, h2Request, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
 import { freePort } from '../../src/runtime/free-port.js';
+import { request as control } from '../../src/cli/client.js';
+import type { StatusBody } from '../../src/control/protocol.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ProxyServer } from '../../src/proxy/server.js';
 import { NoticeHub } from '../../src/notify/hub.js';
@@ -126,6 +129,21 @@ describe('HTTP/2 streams through the request path', () => {
     expect(outcome).toMatch(/^(status 431|error ERR_HTTP2_STREAM_ERROR)$/);
     if (!conn.destroyed) expect((await h2Request(conn, { ':path': '/version' })).status).toBe(200);
     conn.close();
+  });
+
+  it('lets go of a session whose client closed its connection (no session outlives its socket)', async () => {
+    const sockets = Array.from({ length: 20 }, () => tls.connect({ host: '127.0.0.1', port: tlsPort, servername: 'localhost', ca: ca.pem, ALPNProtocols: ['h2'] }));
+    const conns = sockets.map((socket) => http2.connect(`https://localhost:${tlsPort}`, { createConnection: () => socket }));
+    await Promise.all(conns.map((c) => h2Request(c, { ':path': '/version' })));
+    for (const socket of sockets) socket.end(); // FIN, as a load generator that stops does
+    const deadline = performance.now() + 5000;
+    let open = Infinity;
+    while (performance.now() < deadline) {
+      open = ((await control(baton.socket, 'GET', '/v1/status')).body as StatusBody).tls!.connections;
+      if (open <= 1) break; // `session` of this file stays
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(open).toBeLessThanOrEqual(1);
   });
 
   it('sends GOAWAY (ENHANCE_YOUR_CALM) to a client that opens and resets streams without end', async () => {

@@ -53,6 +53,36 @@ export const WORKLOADS = [
     request: { method: 'GET', path: '/', close: true },
     goal: { vs: 'nginx', min: 0.6 },
   },
+  // TLS (issue 11): on the configurations with `tls: true` (nginx, HAProxy, Baton), one certificate.
+  {
+    id: 'https-get',
+    label: 'HTTPS/1.1 small GET, keep-alive',
+    c: 50,
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/' },
+    goal: { vs: 'nginx', min: 0.7 },
+  },
+  {
+    id: 'h2-get',
+    label: 'HTTP/2 small GET (h2load, 1 stream per connection)',
+    c: 50,
+    tool: 'h2load',
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/' },
+    goal: { vs: 'nginx', min: 0.7 },
+  },
+  {
+    // wrk makes a new SSL object per connection and never offers a session: a full handshake each time.
+    id: 'tls-handshake',
+    label: 'new TLS connection per request (full handshake)',
+    c: 50,
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/', close: true },
+    goal: { vs: 'nginx', min: 0.8 },
+  },
 ];
 
 /** The workloads of a run: `ids` (--workloads) or all of them, in table order. */
