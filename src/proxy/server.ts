@@ -123,11 +123,11 @@ export class ProxyServer {
     return { edge, h1, node, h2 };
   }
 
-  /** Bind the TLS listener (after listen()); resolves with its address. */
-  async listenTls(): Promise<HostPort | undefined> {
+  /** Bind the TLS listener (after listen()), or take over `handle` (a self-upgrade); resolves with its address. */
+  async listenTls(handle?: net.Server | { fd: number }): Promise<HostPort | undefined> {
     const side = this.#secure;
     if (side === undefined) return undefined;
-    return side.edge.listen({ h1: (socket) => side.h1.accept(socket), h2: (socket) => side.h2.accept(socket) });
+    return side.edge.listen({ h1: (socket) => side.h1.accept(socket), h2: (socket) => side.h2.accept(socket) }, handle);
   }
 
   /** node:http for the connections Baton's HTTP/1.1 parser hands off (never listening itself). */

@@ -98,13 +98,18 @@ export class TlsEdge {
     return this.#config;
   }
 
-  /** Bind `tls.listen`; resolves with the bound address. ACME starts once both listeners are bound. */
-  listen(handlers: TlsHandlers): Promise<HostPort> {
+  /**
+   * Bind `tls.listen`, or take over `handle` (a listening socket handed over by the previous
+   * process of a self-upgrade: a net.Server, or `{ fd }`); resolves with the bound address.
+   * ACME starts once both listeners are bound (started()).
+   */
+  listen(handlers: TlsHandlers, handle?: net.Server | { fd: number }): Promise<HostPort> {
     this.#handlers = handlers;
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#listener.once('error', onError);
-      this.#listener.listen({ host: this.#config.listen.host, port: this.#config.listen.port, backlog: 4096 }, () => {
+      const where = handle ?? { host: this.#config.listen.host, port: this.#config.listen.port, backlog: 4096 };
+      this.#listener.listen(where, () => {
         this.#listener.removeListener('error', onError);
         const a = this.#listener.address();
         if (typeof a === 'object' && a !== null) this.#bound = { host: a.address, port: a.port };
@@ -112,6 +117,11 @@ export class TlsEdge {
         resolve(this.#bound);
       });
     });
+  }
+
+  /** The listening server (to hand to the next process of a self-upgrade: `child.send(msg, server)`). */
+  get server(): net.Server {
+    return this.#listener;
   }
 
   /** The plain listener is bound: HTTP-01 is answered (and pre-checked) there. Starts ACME. */

@@ -39,9 +39,9 @@ beforeAll(() => {
 });
 afterAll(() => removeDir(dir));
 
-async function start(extra = '', hosts = ['localhost']): Promise<{ baton: RunningBaton; tlsPort: number }> {
+async function start(extra = '', hosts = ['localhost'], limits = ''): Promise<{ baton: RunningBaton; tlsPort: number }> {
   const tlsPort = await freePort();
-  const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  certificates:\n    - { cert: ${path.join(dir, 'site.pem')}, key: ${path.join(dir, 'site.key')} }\n`;
+  const top = `${limits}tls:\n  listen: 127.0.0.1:${tlsPort}\n  certificates:\n    - { cert: ${path.join(dir, 'site.pem')}, key: ${path.join(dir, 'site.key')} }\n`;
   const baton = await startBaton(configYaml({ web: { command: ['node', APP], hosts, extra } }, top));
   return { baton, tlsPort };
 }
@@ -220,6 +220,24 @@ describe('HTTP/2 streams across a swap', () => {
       expect(b.status).toBe(504);
       expect(b.headers['x-baton-error']).toBe('drain_timeout');
       expect((await h2Request(session, { ':path': '/version' })).headers['x-app-version']).toBe('v2');
+      session.close();
+    } finally {
+      await dispose(baton);
+    }
+  });
+});
+
+describe('HTTP/2 request bodies past max_body', () => {
+  it('are answered 413, the rest of the body refused without error, and the session goes on', async () => {
+    const { baton, tlsPort } = await start('', ['localhost'], 'limits:\n  max_body: 1kb\n');
+    try {
+      const session = await h2Connect(tlsPort, ca.pem);
+      const big = Buffer.alloc(256 * 1024, 1);
+      const unsized = await h2Request(session, { ':method': 'POST', ':path': '/echo' }, big);
+      expect(unsized.status).toBe(413);
+      const sized = await h2Request(session, { ':method': 'POST', ':path': '/echo', 'content-length': String(big.length) }, big);
+      expect(sized.status).toBe(413);
+      expect((await h2Request(session, { ':method': 'POST', ':path': '/echo' }, Buffer.from('small'))).body.toString()).toBe('small');
       session.close();
     } finally {
       await dispose(baton);

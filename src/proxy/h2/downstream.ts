@@ -46,7 +46,8 @@ export class H2Downstream implements Downstream {
   #events: DownstreamEvents = NO_EVENTS;
   #sink: BodySink | undefined;
   #seen = 0;
-  #bodyDone: boolean;
+  /** The client sent END_STREAM (or its HEADERS had it): nothing more comes from it. */
+  #clientDone: boolean;
   /** The answer has no DATA (HEAD, 204, 304, an empty one): the HEADERS frame ended the stream. */
   #noBody = false;
   #ended = false;
@@ -66,7 +67,7 @@ export class H2Downstream implements Downstream {
     const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     const length = Number(headers['content-length'] ?? Number.NaN);
     this.body = ended || length === 0 ? NONE : Number.isSafeInteger(length) && length > 0 ? { kind: 'length', length } : { kind: 'chunked', codings: [] };
-    this.#bodyDone = this.body.kind === 'none';
+    this.#clientDone = ended;
     stream.on('error', ignore);
     stream.on('drain', this.#streamOnDrain);
     stream.once('close', this.#streamOnClose);
@@ -146,10 +147,13 @@ export class H2Downstream implements Downstream {
     if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_INTERNAL_ERROR);
   }
 
-  /** Answered before the body was read: ask the client to stop sending it, without error (RFC 9113 8.1). */
+  /**
+   * Answered while the client may still send a body nobody reads (never asked for, or refused
+   * past max_body): ask it to stop, without error, once the answer is out (RFC 9113 8.1).
+   */
   #bodyUnread(): void {
-    if (this.#bodyDone || this.#sink !== undefined || this.#stream.destroyed) return;
-    this.#bodyDone = true;
+    if (this.#clientDone || this.#sink !== undefined || this.#stream.destroyed) return;
+    this.#clientDone = true;
     this.#stream.close(NGHTTP2_NO_ERROR);
   }
 
@@ -171,14 +175,13 @@ export class H2Downstream implements Downstream {
   #streamOnEnd = (): void => {
     const sink = this.#sink;
     this.#detachBody();
-    this.#bodyDone = true;
+    this.#clientDone = true;
     sink?.onBodyEnd(this.#requestTrailers);
   };
 
   #bodyFailed(reason: BodyError): void {
     const sink = this.#sink;
     this.#detachBody();
-    this.#bodyDone = true;
     sink?.onBodyError(reason);
   }
 
