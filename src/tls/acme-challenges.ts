@@ -9,9 +9,7 @@ import tls from 'node:tls';
 import acme from 'acme-client';
 import type { AcmeChallenge } from '../config/tls-schema.js';
 import type { CertificateStore } from './store.js';
-
-/** The `token` of an HTTP-01 path: base64url (RFC 8555 8.1). */
-export const ACME_HTTP_PREFIX = '/.well-known/acme-challenge/';
+import { ACME_HTTP_PREFIX, type HttpTokens } from './http-tokens.js';
 
 export interface Address {
   host: string;
@@ -25,25 +23,6 @@ export interface ChallengeResponder {
   /** Rejects with the reason when Baton does not serve the answer. */
   precheck(host: string, token: string, keyAuthorization: string): Promise<void>;
   remove(host: string, token: string): void;
-}
-
-/** HTTP-01 tokens Baton answers on its plain listener, read by the request path. */
-export class HttpTokens {
-  readonly #tokens = new Map<string, string>();
-
-  set(token: string, keyAuthorization: string): void {
-    this.#tokens.set(token, keyAuthorization);
-  }
-
-  delete(token: string): void {
-    this.#tokens.delete(token);
-  }
-
-  /** The key authorization for a request path, if it is a pending challenge's. */
-  answer(path: string): string | undefined {
-    if (!path.startsWith(ACME_HTTP_PREFIX) || this.#tokens.size === 0) return undefined;
-    return this.#tokens.get(path.slice(ACME_HTTP_PREFIX.length));
-  }
 }
 
 /** Where Baton listens, as a loopback client reaches it (0.0.0.0 -> 127.0.0.1, :: -> ::1). */

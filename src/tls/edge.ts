@@ -15,8 +15,9 @@ import type { Downstream } from '../proxy/downstream.js';
 import { loadStaticCertificates, TLS_PROTOCOLS, type ServedCertificate } from './certificate.js';
 import { CertificateStore, type CertificateStatus } from './store.js';
 import { TicketKeys } from './tickets.js';
-import { AcmeManager, type AcmeStatus } from './acme.js';
-import { ACME_HTTP_PREFIX, Http01Responder, HttpTokens, TlsAlpn01Responder } from './acme-challenges.js';
+// acme-client (and what it brings) is loaded only when `tls.acme` is configured.
+import type { AcmeManager, AcmeStatus } from './acme.js';
+import { ACME_HTTP_PREFIX, HttpTokens } from './http-tokens.js';
 import { readClientHello, MAX_HELLO_BYTES } from './client-hello.js';
 import { hostName } from './names.js';
 
@@ -242,6 +243,7 @@ export class TlsEdge {
     }
     const wasRunning = this.#acme !== undefined || this.#handlers !== undefined;
     if (this.#acme === undefined) {
+      const [{ AcmeManager }, { Http01Responder, TlsAlpn01Responder }] = await Promise.all([import('./acme.js'), import('./acme-challenges.js')]);
       const responder =
         a.challenge === 'http-01' ? new Http01Responder(this.tokens, () => this.#plain) : new TlsAlpn01Responder(this.store, () => this.#bound);
       this.#acme = new AcmeManager({ config: a, store: this.store, responder, log: this.#log });
