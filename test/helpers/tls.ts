@@ -46,7 +46,7 @@ export function issueCert(ca: TestCa, file: string, names: string[], days = 30):
 export interface Handshake {
   names: string;
   serial: string;
-  alpn: string | false;
+  alpn: string | false | null;
   version: string | null;
   reused: boolean;
 }

@@ -8,12 +8,12 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, statSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { handshake } from '../helpers/tls.js';
+import { handshake, makeCa } from '../helpers/tls.js';
 import { pebbleAvailable, startPebble, type Pebble } from '../helpers/pebble.js';
 import { freePort } from '../../src/runtime/free-port.js';
 import { request as control } from '../../src/cli/client.js';
@@ -100,7 +100,7 @@ describe.skipIf(!run)('ACME against Pebble', () => {
 
   it('obtains a certificate by HTTP-01, serves it with a chain that verifies against Pebble\'s root, and stores it 0600', async () => {
     const dir = path.join(work, 'http01');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await mkdir(dir);
     const began = performance.now();
     const b = await start(acmeYaml(ports, pebble!), dir);
     const ms = await certified(b, HOST, began);
@@ -149,7 +149,7 @@ describe.skipIf(!run)('ACME against Pebble', () => {
 
   it('obtains a certificate by TLS-ALPN-01 on the TLS listener', async () => {
     const dir = path.join(work, 'alpn');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await mkdir(dir);
     const began = performance.now();
     const b = await start(acmeYaml(ports, pebble!, { challenge: 'tls-alpn-01' }), dir);
     const ms = await certified(b, HOST, began);
@@ -161,10 +161,9 @@ describe.skipIf(!run)('ACME against Pebble', () => {
 
   it('gets a certificate for a host added by reload, without a restart', async () => {
     const dir = path.join(work, 'reload');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await mkdir(dir);
     const b = await start(acmeYaml(ports, pebble!), dir);
     await certified(b, HOST, performance.now());
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(b.configFile, acmeYaml(ports, pebble!, { hosts: [HOST, 'added.baton.test'] }));
     const r = await control(b.socket, 'POST', '/v1/reload');
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -193,7 +192,7 @@ describe.skipIf(!run)('ACME orders that fail', () => {
     const pebble = await startPebble({ httpPort: await freePort(), tlsPort: ports.tls, dir: path.join(work, 'pebble-bad') });
     pebbles.push(pebble);
     const dir = path.join(work, 'invalid');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
+    await mkdir(dir);
     const b = await startBaton(acmeYaml(ports, pebble), { dir });
     batons.push(b);
     const failures = await untilLogged(b, /"msg":"certificate order failed"/, 2, 30_000);
@@ -213,11 +212,9 @@ describe.skipIf(!run)('ACME orders that fail', () => {
   it('an unreachable directory is logged with its reason and retried with backoff, Baton serving on', async () => {
     const ports = { plain: await freePort(), tls: await freePort() };
     const dir = path.join(work, 'unreachable');
-    await import('node:fs/promises').then((fs) => fs.mkdir(dir));
-    const caFile = path.join(work, 'ca-for-nothing.pem');
-    const { makeCa } = await import('../helpers/tls.js');
-    const ca = makeCa(await import('node:fs/promises').then((fs) => fs.mkdtemp(path.join(work, 'ca-'))));
-    void caFile;
+    await mkdir(dir);
+    // A CA file is given (it must be readable), but nothing answers at the directory's address.
+    const ca = makeCa(await mkdtemp(path.join(work, 'ca-')));
     const b = await startBaton(acmeYaml(ports, { directory: `https://127.0.0.1:${await freePort()}/dir`, caFile: ca.certFile }), { dir });
     batons.push(b);
     const failures = await untilLogged(b, /"msg":"certificate order failed"/, 2, 30_000);
