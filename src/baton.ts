@@ -23,6 +23,7 @@ import { stopLeftoverApps } from './runtime/leftovers.js';
 import type { LogOutput } from './log/output.js';
 import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
 import type { ListenerName } from './upgrade/protocol.js';
+import { TlsEdge } from './tls/edge.js';
 
 export interface BatonOptions {
   config: Config;
@@ -39,6 +40,8 @@ export interface BatonOptions {
 /** Started by `baton upgrade`: adopt what runs (start nothing), then accept on the predecessor's sockets. */
 export interface Takeover {
   listeners: Partial<Record<ListenerName, number>>;
+  /** The predecessor's TLS session ticket keys: its clients' sessions resume here. */
+  ticketKeys?: Buffer;
   /** Every instance is adopted and healthy; may refuse (then start() rejects). */
   adopted(services: Record<string, { version: string; instances: number; canary?: string }>): Promise<void>;
 }
@@ -80,6 +83,8 @@ export class Baton implements ControlApi {
   readonly #stopping = new AbortController();
   readonly #swaps = new Set<Promise<unknown>>();
   #proxy: ProxyServer | undefined;
+  /** The TLS listener and its certificates (issue 11), when the config has `tls`. */
+  #tls: TlsEdge | undefined;
   /** The config now applied (a reload replaces it). */
   #config: Config;
   #reloading: Promise<ReloadReport> | undefined;
@@ -127,6 +132,9 @@ export class Baton implements ControlApi {
       // A crash left apps of services since removed from the config: nothing will adopt them.
       void stopLeftoverApps(saved, new Set(Object.keys(config.services)), this.#stopGrace(), this.#log).catch((err: unknown) => this.#log.warn({ err }, 'leftover apps not stopped'));
     }
+    // Certificates are read (and a bad one refused, naming its file) before anything starts.
+    if (config.tls !== undefined) this.#tls = await TlsEdge.create(config, this.#log.child({ component: 'tls' }));
+    if (takeover?.ticketKeys !== undefined) this.#tls?.setTicketKeys(takeover.ticketKeys);
     for (const sc of Object.values(config.services)) this.#services.set(sc.name, await this.#makeService(sc));
     this.#proxy = new ProxyServer({
       listen: config.listen,
@@ -136,6 +144,7 @@ export class Baton implements ControlApi {
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
       observer: this.#metrics,
+      ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     });
     // The listener is bound before any app starts (a taken port fails fast, naming it); until a
     // service is up, its requests wait at its gate as in a swap's hold. A successor accepts only
@@ -153,7 +162,7 @@ export class Baton implements ControlApi {
       );
       if (takeover !== undefined) {
         await takeover.adopted(this.#adoptedSummary());
-        await this.#listenPublic(takeover.listeners.public);
+        await this.#listenPublic(takeover.listeners.public, takeover.listeners.tls);
       }
     } finally {
       for (const s of this.#services.values()) s.gate.release('swap');
@@ -163,11 +172,19 @@ export class Baton implements ControlApi {
     this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()], takeover: takeover !== undefined }, takeover === undefined ? 'baton started' : 'baton ready to take over');
   }
 
-  async #listenPublic(fd?: number): Promise<void> {
+  /** The public listener, then the TLS one (bound, or `fd`s handed over by a predecessor). */
+  async #listenPublic(fd?: number, tlsFd?: number): Promise<void> {
     const config = this.#config;
     const bound = await this.#proxy!.listen(fd).catch((err: NodeJS.ErrnoException) => {
       throw listenError(err, 'listen', config.listen);
     });
+    if (this.#tls !== undefined) {
+      const tlsBound = await this.#proxy!.listenTls(tlsFd === undefined ? undefined : { fd: tlsFd }).catch((err: NodeJS.ErrnoException) => {
+        throw listenError(err, 'tls.listen', config.tls!.listen);
+      });
+      this.#tls.started(bound);
+      this.#log.info({ listen: this.#tls.status().listen, port: tlsBound?.port }, 'tls listener started');
+    }
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
   }
 
@@ -213,6 +230,7 @@ export class Baton implements ControlApi {
     const closing = proxy?.stopAccepting();
     for (const s of this.#services.values()) s.shutdown();
     this.#hub.close();
+    const tlsStopped = this.#tls?.stop();
     const drainMs = Math.max(0, ...[...this.#services.values()].map((s) => s.config.drain.timeoutMs));
     const deadline = AbortSignal.timeout(drainMs);
     await Promise.all([...this.#services.values()].flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))));
@@ -221,6 +239,7 @@ export class Baton implements ControlApi {
     await Promise.allSettled([...this.#swaps, ...this.#retiring]);
     proxy?.closeAll();
     await closing;
+    await tlsStopped;
     await this.#control?.close();
     await Promise.all(
       [...this.#services.values()].flatMap((s) =>
@@ -242,6 +261,7 @@ export class Baton implements ControlApi {
     return {
       services,
       baton: { version: BATON_VERSION, pid: process.pid, started_at: new Date(this.#startedAt).toISOString(), listen: this.#listen, uptime_s: Math.round((Date.now() - this.#startedAt) / 1000) },
+      ...(this.#tls === undefined ? {} : { tls: this.#tls.status() }),
     };
   }
 
@@ -285,7 +305,10 @@ export class Baton implements ControlApi {
     if (file === '<default>') return Promise.reject(new BatonError('BAD_REQUEST', 'Baton serves its embedded default: there is no config file to reload (start it with -c FILE)'));
     const run = (async () => {
       const next = await loadConfig(file);
+      // Certificates are read and checked first: a bad one fails the reload and changes nothing (issue 11).
+      const applyTls = await this.#tls?.prepare(next);
       const report = await applyReload(this.#reloadTarget(), this.#config, next, this.#log);
+      await applyTls?.();
       this.#config = next;
       return report;
     })();
@@ -500,9 +523,9 @@ export class Baton implements ControlApi {
       listeners: () => {
         const p = this.#proxy?.listeners();
         const c = this.#control?.listeners();
-        return { ...(p === undefined ? {} : { public: p.public }), ...(c === undefined ? {} : { control: c.control, ...(c.tcp === undefined ? {} : { 'control-tcp': c.tcp }) }) };
+        return { ...(p === undefined ? {} : { public: p.public, ...(p.tls === undefined ? {} : { tls: p.tls }) }), ...(c === undefined ? {} : { control: c.control, ...(c.tcp === undefined ? {} : { 'control-tcp': c.tcp }) }) };
       },
-      ticketKeys: () => undefined,
+      ticketKeys: () => this.#tls?.ticketKeys(),
       persist: () => this.#persist(),
       stopAccepting: () => {
         // Decide nothing more: no state write, no restart of a crashed replica (the successor's job).
@@ -525,6 +548,8 @@ export class Baton implements ControlApi {
 
   /** After a successful upgrade: end the control connections still open (the upgrade's stream), let go of the apps, let the process exit. */
   async #finishHandover(): Promise<void> {
+    // No more certificate renewals or ticket rotation here: the successor does both.
+    await this.#tls?.stop();
     // Keep-alive connections end after their next answer or a second idle; what remains then is cut.
     const until = performance.now() + 5_000;
     while ((this.#proxy?.connections ?? 0) > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));

@@ -26,9 +26,10 @@ export async function controlRequest(socket, method, route, body, onEvent) {
  * Start Baton with one service `web` running `command` (a process runtime app).
  * `service` adds YAML under the service; `top` adds YAML at the top level. `node` is the Node
  * binary Baton runs on (default: this process's); `metrics: false` runs it with the metrics
- * observer taken off the request path.
+ * observer taken off the request path. `nodeArgs` go to Node before the CLI (e.g. `--trace-gc`);
+ * `onOutput` sees every chunk Baton writes.
  */
-export async function startBaton({ node = process.execPath, metrics = true, command, service = '', top = '', readyTimeoutMs = 30_000 }) {
+export async function startBaton({ node = process.execPath, nodeArgs = [], onOutput, metrics = true, command, service = '', top = '', readyTimeoutMs = 30_000 }) {
   const dir = await mkdtemp(path.join(tmpdir(), 'baton-bench-'));
   const yaml = [
     'listen: 127.0.0.1:0',
@@ -52,9 +53,13 @@ export async function startBaton({ node = process.execPath, metrics = true, comm
     .join('\n');
   const configFile = path.join(dir, 'baton.yaml');
   await writeFile(configFile, yaml + '\n');
-  const child = spawnPinned(SUT_CORE, node, [metrics ? CLI : CLI_NO_METRICS, 'start', '-c', configFile], {
+  const child = spawnPinned(SUT_CORE, node, [...nodeArgs, metrics ? CLI : CLI_NO_METRICS, 'start', '-c', configFile], {
     env: { ...process.env, BATON_LOG_LEVEL: 'warn' },
   });
+  if (onOutput !== undefined) {
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+  }
   const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`baton did not start:\n${child.output()}`)), readyTimeoutMs);
     const onData = () => {

@@ -27,15 +27,26 @@ function readPid(file) {
   return Number(readFileSync(file, 'utf8').trim());
 }
 
-/** nginx 1 worker, upstream keep-alive; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. */
-export async function startNginx(ports) {
+/**
+ * nginx 1 worker, upstream keep-alive; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. `tls`: the
+ * bench certificate (lib/tls-cert.js): adds an HTTPS/HTTP/2 server (peers/nginx-tls.server.conf)
+ * on `httpsPort`.
+ */
+export async function startNginx(ports, { tls } = {}) {
   const bin = which('nginx');
   if (bin === undefined) return undefined;
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-nginx-'));
   await mkdir(path.join(dir, 'run/nginx/logs'), { recursive: true });
   await mkdir(path.join(dir, 'run/nginx/tmp'), { recursive: true });
   const all = { HTTP_PORT: await freePort(), WS_PORT: await freePort(), ...ports };
+  if (tls !== undefined) Object.assign(all, { HTTPS_PORT: await freePort(), TLS_CERT: tls.cert, TLS_KEY: tls.key });
   const conf = await template('nginx.conf', dir, all);
+  if (tls !== undefined) {
+    const server = await readFile(await template('nginx-tls.server.conf', dir, all), 'utf8');
+    const text = await readFile(conf, 'utf8');
+    const end = text.lastIndexOf('}'); // the http block's
+    await writeFile(conf, `${text.slice(0, end)}${server}${text.slice(end)}`);
+  }
   const prefix = path.join(dir, 'run/nginx');
   const p = pinned(SUT_CORE, bin, ['-c', conf, '-p', prefix]);
   await run(p.cmd, p.args);
@@ -47,6 +58,7 @@ export async function startNginx(ports) {
   return {
     name: 'nginx',
     port: all.HTTP_PORT,
+    httpsPort: all.HTTPS_PORT,
     wsPort: all.WS_PORT,
     /**
      * How many times nginx has spilled a request or response body to a temporary file so far
@@ -73,16 +85,21 @@ export async function startNginx(ports) {
   };
 }
 
-/** HAProxy 1 thread, http-reuse always; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. */
-export async function startHaproxy(ports) {
+/**
+ * HAProxy 1 thread, http-reuse always; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. `tls`: the
+ * bench certificate: adds an HTTPS/HTTP/2 frontend (peers/haproxy-tls.cfg) on `httpsPort`.
+ */
+export async function startHaproxy(ports, { tls } = {}) {
   const bin = which('haproxy');
   if (bin === undefined) return undefined;
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-haproxy-'));
   await mkdir(path.join(dir, 'run'), { recursive: true });
   const all = { HTTP_PORT: await freePort(), WS_PORT: await freePort(), ...ports };
+  if (tls !== undefined) Object.assign(all, { HTTPS_PORT: await freePort(), TLS_PEM: tls.pem });
   const conf = await template('haproxy.cfg', dir, all);
+  const confs = tls === undefined ? ['-f', conf] : ['-f', conf, '-f', await template('haproxy-tls.cfg', dir, all)];
   const pidFile = path.join(dir, 'run/haproxy.pid');
-  const p = pinned(SUT_CORE, bin, ['-f', conf, '-D', '-p', pidFile]);
+  const p = pinned(SUT_CORE, bin, [...confs, '-D', '-p', pidFile]);
   await run(p.cmd, p.args);
   await waitForPort(all.HTTP_PORT);
   // The pid file may lag the listening socket by a moment.
@@ -98,6 +115,7 @@ export async function startHaproxy(ports) {
   return {
     name: 'haproxy',
     port: all.HTTP_PORT,
+    httpsPort: all.HTTPS_PORT,
     wsPort: all.WS_PORT,
     pids: () => [pid],
     async stop() {

@@ -136,9 +136,10 @@ export async function runStart(config: Config, opts: StartOptions): Promise<numb
 
 /** Started by `baton upgrade`: learn what the state file cannot say, adopt, accept on the sockets handed over. */
 async function takeOver(baton: Baton, takeover: Takeover): Promise<void> {
-  await takeover.state();
+  const carried = await takeover.state();
   await baton.start({
     listeners: takeover.fds.listeners,
+    ...(carried.ticketKeys === undefined ? {} : { ticketKeys: carried.ticketKeys }),
     adopted: async (services) => {
       if (takeover.fault === 'adopt') throw new BatonError('ADOPTION_FAILED', `${FAULT_ENV}=adopt: failing after adopting, as asked`);
       await takeover.send({ type: 'adopted', services });

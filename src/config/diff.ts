@@ -5,7 +5,7 @@
 import type { Config, ServiceConfig } from './types.js';
 
 /** Service settings that apply to the running version at once. */
-const IN_PLACE = ['hosts', 'paths', 'stripPrefix', 'health', 'hold', 'drain', 'notify', 'loadBalancing', 'migrate', 'maintenance'] as const;
+const IN_PLACE = ['hosts', 'paths', 'stripPrefix', 'health', 'hold', 'drain', 'notify', 'loadBalancing', 'migrate', 'maintenance', 'hsts'] as const;
 /** Service settings of how a version is started: they wait for the next deploy. */
 const NEXT_DEPLOY = ['runtime', 'process', 'docker', 'replicas', 'version'] as const;
 /** Top-level settings a running Baton cannot take without a restart (or `baton upgrade`). */
@@ -51,6 +51,9 @@ export function diffConfig(running: Config, next: Config): ConfigDiff {
     if (change.now.length === 0 && change.next_deploy.length === 0) diff.unchanged.push(name);
     else diff.changed.push(change);
   }
+  // tls: certificates re-read and settings applied in place (issue 11); its listen address needs a restart.
+  if (!same(running.tls === undefined ? undefined : { ...running.tls, listen: undefined }, next.tls === undefined ? undefined : { ...next.tls, listen: undefined })) diff.global.push('tls');
+  if (!same(running.tls?.listen, next.tls?.listen)) diff.restart_required.push('tls.listen');
   for (const key of ['limits', 'trustedProxies'] as const) if (!same(running[key], next[key])) diff.global.push(yamlName(key));
   for (const key of RESTART) if (!same(running[key], next[key])) diff.restart_required.push(yamlName(key));
   return diff;

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import { BatonError } from '../errors.js';
 import { configSchema, describeValue, type RawConfig } from './schema.js';
 import type { Config } from './types.js';
+import { resolveTlsPaths } from './tls-schema.js';
 
 /** One thing wrong with a config file; `path` is empty for YAML syntax errors. */
 export interface ConfigProblem {
@@ -117,6 +118,7 @@ function resolvePaths(raw: RawConfig, absFile: string): Config {
     stateFile: resolve(dir, raw.stateFile ?? `${stem}.state.json`),
     trustedProxies: raw.trustedProxies,
     limits: raw.limits,
+    ...(raw.tls === undefined ? {} : { tls: resolveTlsPaths(raw.tls, dir) }),
     services,
   };
 }

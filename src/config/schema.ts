@@ -7,6 +7,7 @@
 import { isIP, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { hstsSchema, tlsSchema } from './tls-schema.js'; // issue 11: the edge
 import type {
   DockerConfig,
   DrainConfig,
@@ -247,6 +248,7 @@ const serviceSchema = strict({
   maintenance: maintenanceSchema,
   replicas: integer(1, 64).prefault(1),
   load_balancing: z.enum(['least_inflight', 'round_robin']).default('least_inflight'),
+  hsts: hstsSchema, // issue 11
 })
   .superRefine(
     (parsed, ctx) => {
@@ -268,8 +270,8 @@ const serviceSchema = strict({
   .transform((s): Omit<ServiceConfig, 'name'> => {
     const processConfig: ProcessConfig = { command: s.process.command ?? [], cwd: s.process.cwd, env: s.process.env };
     const docker: DockerConfig = { image: s.docker.image ?? '', port: s.docker.port, network: s.docker.network, env: s.docker.env };
-    const { replicas, load_balancing, strip_prefix, ...rest } = s;
-    return { ...rest, migrate: s.migrate, hosts: [...new Set(s.hosts)], paths: [...new Set(s.paths)], stripPrefix: strip_prefix, process: processConfig, docker, replicas, loadBalancing: load_balancing };
+    const { replicas, load_balancing, strip_prefix, hsts, ...rest } = s;
+    return { ...rest, migrate: s.migrate, ...(hsts === undefined ? {} : { hsts }), hosts: [...new Set(s.hosts)], paths: [...new Set(s.paths)], stripPrefix: strip_prefix, process: processConfig, docker, replicas, loadBalancing: load_balancing };
   });
 
 const servicesSchema = z
@@ -357,6 +359,7 @@ export const configSchema = strict({
   state_file: z.string().min(1).optional(),
   trusted_proxies: z.array(ipSchema).default(() => []),
   limits: limitsSchema,
+  tls: tlsSchema.optional(), // issue 11
   services: servicesSchema,
 }).transform((c) => ({
   listen: c.listen,
@@ -364,6 +367,7 @@ export const configSchema = strict({
   stateFile: c.state_file,
   trustedProxies: c.trusted_proxies,
   limits: c.limits,
+  tls: c.tls,
   services: c.services,
 }));
 

@@ -1,3 +1,7 @@
+import type { HstsConfig, TlsConfig } from './tls-schema.js';
+
+export type { AcmeConfig, HstsConfig, TlsConfig } from './tls-schema.js';
+
 /**
  * The validated, typed configuration. Produced by `loadConfig` from YAML text; every path is
  * absolute and every duration is in milliseconds. Pure data: no behaviour lives here.
@@ -91,6 +95,8 @@ export interface ServiceConfig {
   /** Instances per version, all health-gated before a switch. */
   replicas: number;
   loadBalancing: 'least_inflight' | 'round_robin';
+  /** Strict-Transport-Security on its answers over TLS (issue 11); absent: off. */
+  hsts?: HstsConfig;
 }
 
 /** Limits of the public listener (slowloris, oversize headers, bodies). */
@@ -126,5 +132,7 @@ export interface Config {
   /** Client addresses whose X-Forwarded-For is appended to rather than replaced. */
   trustedProxies: string[];
   limits: LimitsConfig;
+  /** HTTPS and HTTP/2 on their own listener (issue 11); absent: plain HTTP only. */
+  tls?: TlsConfig;
   services: Record<string, ServiceConfig>;
 }

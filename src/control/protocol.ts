@@ -12,6 +12,8 @@ export type { ServiceStatus, SwapEvent, LogRecord, UpgradeDone, UpgradeEvent };
 export interface StatusBody {
   services: Record<string, ServiceStatus>;
   baton: { version: string; pid: number; started_at: string; listen: string; uptime_s: number };
+  /** The TLS listener, its certificates and ACME's progress (issue 11); absent without `tls`. */
+  tls?: import('../tls/edge.js').TlsStatus;
 }
 
 export interface ErrorBody {

@@ -159,6 +159,9 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   // --- ResponseHandler (the transport) -----------------------------------------------------------
 
   onRequestStart(controller: RequestController): void {
+    // The client left while the upstream connection was being made (issue 11: an HTTP/2 client
+    // resets a stream at once): there was no controller to abort then, there is now.
+    if (this.state === 'done') return controller.abort();
     this.#controller = controller;
     if (this.body.kind !== 'none') this.downstream.readBody(this);
   }

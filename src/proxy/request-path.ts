@@ -15,6 +15,8 @@ import { sendError } from './error-pages.js';
 import type { RequestIds } from './headers.js';
 import type { OwnRoutes } from './own-routes.js';
 import type { Router } from './router.js';
+import { hstsValue } from '../config/tls-schema.js';
+import { HstsDownstream } from '../tls/hsts.js';
 
 /** What the data plane reports (metrics, access log). All optional so tests can leave them out. */
 export interface ProxyObserver {
@@ -40,11 +42,20 @@ export interface RequestPathOptions {
   ownRoutes: OwnRoutes;
   /** The Host sent upstream for a request that named none (HTTP/1.0): the listener's address. */
   fallbackAuthority: string;
+  /** The TLS edge's part in plain requests (issue 11: ACME HTTP-01 answers, the redirect to https). */
+  edge?: EdgeHooks;
+}
+
+/** What the TLS edge adds to plain-HTTP requests (src/tls/edge.ts). */
+export interface EdgeHooks {
+  /** True: the edge answered it (an ACME token, a 308 to https). */
+  plainRequest(req: Downstream): boolean;
 }
 
 export class RequestPath {
   readonly #ctx: ExchangeContext;
   readonly #ownRoutes: OwnRoutes;
+  readonly #edge: EdgeHooks | undefined;
   #router: Router<Service>;
   /** Stopping: every answer closes its connection. */
   stopping = false;
@@ -54,6 +65,7 @@ export class RequestPath {
   constructor(opts: RequestPathOptions, router: Router<Service>) {
     this.#ctx = opts.ctx;
     this.#ownRoutes = opts.ownRoutes;
+    this.#edge = opts.edge;
     this.fallbackAuthority = opts.fallbackAuthority;
     this.#router = router;
   }
@@ -69,10 +81,13 @@ export class RequestPath {
 
   handle(req: Downstream): void {
     if (this.stopping) req.closeAfterResponse();
+    if (!req.secure && this.#edge?.plainRequest(req) === true) return; // issue 11
     if (req.path.startsWith('/_baton/')) return this.#ownRoutes.serve(req);
     const route = this.#router.match(req.authority, req.path);
     if (route === undefined) return void sendError(req, 'no_route', this.#ctx.ids.of(req.headers));
     const service = route.value;
+    const hsts = service.config.hsts;
+    if (req.secure && hsts !== undefined) req = new HstsDownstream(req, hstsValue(hsts)); // issue 11
     const limits = this.#ctx.limits;
     if (req.headers.length > limits.maxHeadersCount * 2) return void sendError(req, 'too_many_headers', this.#ctx.ids.of(req.headers));
     if (limits.maxBodyBytes > 0 && req.body.kind === 'length' && req.body.length > limits.maxBodyBytes) {

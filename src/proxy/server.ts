@@ -17,6 +17,8 @@ import { Upgrades } from './upgrades.js';
 import { H1Server } from './h1/server.js';
 import { NodeDownstream, splitTarget } from './node-downstream.js';
 import { rawError } from './raw-error.js';
+import { H2Server } from './h2/server.js';
+import type { TlsEdge } from '../tls/edge.js';
 
 export type { ProxyObserver } from './request-path.js';
 
@@ -30,6 +32,16 @@ export interface ProxyServerOptions {
   observer?: ProxyObserver;
   /** The transport to upstreams (tests may pass their own); Baton's own `net` one by default. */
   transport?: Transport;
+  /** The TLS edge (issue 11): its listener's connections come here by ALPN. */
+  tls?: TlsEdge;
+}
+
+/** The secure side (issue 11): HTTP/1.1 over TLS on Baton's own server (node:http for what it declines), and HTTP/2. */
+interface SecureSide {
+  edge: TlsEdge;
+  h1: H1Server;
+  node: http.Server;
+  h2: H2Server;
 }
 
 /** Handing over: how long a keep-alive connection may stay idle before it is closed. */
@@ -62,6 +74,7 @@ export class ProxyServer {
   readonly #log: Logger;
   readonly #limits: LimitsConfig;
   readonly #trusted: Set<string>;
+  readonly #secure: SecureSide | undefined;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -79,7 +92,7 @@ export class ProxyServer {
       log: opts.log,
       trusted: this.#trusted,
     };
-    this.#path = new RequestPath({ ctx, ownRoutes: new OwnRoutes(clientScript()), fallbackAuthority }, routerOf(opts.services));
+    this.#path = new RequestPath({ ctx, ownRoutes: new OwnRoutes(clientScript()), fallbackAuthority, ...(opts.tls === undefined ? {} : { edge: opts.tls }) }, routerOf(opts.services));
     this.#upgrades = new Upgrades({ ctx, hub: opts.hub, log: opts.log, router: () => this.#path.router, fallbackAuthority: () => this.#path.fallbackAuthority });
     // How often timeouts are checked (Node's default is 30 s, which would let a slowloris
     // client hold a connection far past headers_timeout).
@@ -92,7 +105,38 @@ export class ProxyServer {
       upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false }, socket, rest),
       handOff: (socket) => this.#node.emit('connection', socket),
     });
-    this.#node = http.createServer({
+    this.#node = this.#nodeServer(false, checkIntervalMs);
+    this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#h1.accept(socket));
+    if (opts.tls !== undefined) this.#secure = this.#secureSide(opts.tls, checkIntervalMs);
+  }
+
+  /** Baton's HTTP/1.1 server, node:http behind it, and HTTP/2, for the TLS listener's connections. */
+  #secureSide(edge: TlsEdge, checkIntervalMs: number): SecureSide {
+    const l = this.#limits;
+    const node = this.#nodeServer(true, checkIntervalMs);
+    const h1 = new H1Server({
+      limits: l,
+      secure: true,
+      checkIntervalMs,
+      request: (req) => this.#path.handle(req),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true }, socket, rest),
+      handOff: (socket) => node.emit('connection', socket),
+    });
+    const h2 = new H2Server({ limits: { ...l }, secure: true, log: this.#log.child({ protocol: 'h2' }), request: (req) => this.#path.handle(req) });
+    return { edge, h1, node, h2 };
+  }
+
+  /** Bind the TLS listener (after listen()), or take over `handle` (a self-upgrade); resolves with its address. */
+  async listenTls(handle?: net.Server | { fd: number }): Promise<HostPort | undefined> {
+    const side = this.#secure;
+    if (side === undefined) return undefined;
+    return side.edge.listen({ h1: (socket) => side.h1.accept(socket), h2: (socket) => side.h2.accept(socket) }, handle);
+  }
+
+  /** node:http for the connections Baton's HTTP/1.1 parser hands off (never listening itself). */
+  #nodeServer(secure: boolean, checkIntervalMs: number): http.Server {
+    const l = this.#limits;
+    const node = http.createServer({
       keepAlive: true,
       keepAliveTimeout: l.keepAliveTimeoutMs,
       headersTimeout: l.headersTimeoutMs,
@@ -102,11 +146,11 @@ export class ProxyServer {
       connectionsCheckingInterval: checkIntervalMs,
     });
     // Node silently drops headers past maxHeadersCount; keep one more so the request path can tell and refuse.
-    this.#node.maxHeadersCount = l.maxHeadersCount + 1;
-    this.#node.on('request', this.#nodeOnRequest);
-    this.#node.on('upgrade', this.#nodeOnUpgrade);
-    this.#node.on('clientError', this.#nodeOnClientError);
-    this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#h1.accept(socket));
+    node.maxHeadersCount = l.maxHeadersCount + 1;
+    node.on('request', secure ? this.#nodeOnSecureRequest : this.#nodeOnRequest);
+    node.on('upgrade', secure ? this.#nodeOnSecureUpgrade : this.#nodeOnUpgrade);
+    node.on('clientError', this.#nodeOnClientError);
+    return node;
   }
 
   /** Replace the routing table in one assignment (a reload). */
@@ -120,10 +164,15 @@ export class ProxyServer {
     this.#trusted.clear();
     for (const t of trustedProxies) this.#trusted.add(t);
     this.#h1.reconfigure(this.#limits);
-    this.#node.keepAliveTimeout = limits.keepAliveTimeoutMs;
-    this.#node.headersTimeout = limits.headersTimeoutMs;
-    this.#node.requestTimeout = limits.requestTimeoutMs;
-    this.#node.maxHeadersCount = limits.maxHeadersCount + 1;
+    const nodes = this.#secure === undefined ? [this.#node] : [this.#node, this.#secure.node];
+    for (const node of nodes) {
+      node.keepAliveTimeout = limits.keepAliveTimeoutMs;
+      node.headersTimeout = limits.headersTimeoutMs;
+      node.requestTimeout = limits.requestTimeoutMs;
+      node.maxHeadersCount = limits.maxHeadersCount + 1;
+    }
+    this.#secure?.h1.reconfigure(this.#limits);
+    this.#secure?.h2.reconfigure(this.#limits);
   }
 
   /**
@@ -146,8 +195,8 @@ export class ProxyServer {
   }
 
   /** The listening sockets, by name, for a successor to take over. */
-  listeners(): { public: net.Server } {
-    return { public: this.#listener };
+  listeners(): { public: net.Server; tls?: net.Server } {
+    return { public: this.#listener, ...(this.#secure === undefined ? {} : { tls: this.#secure.edge.server }) };
   }
 
   /**
@@ -157,14 +206,21 @@ export class ProxyServer {
    */
   stopAccepting(opts: { handover?: boolean } = {}): Promise<void> {
     this.#path.stopping = true;
-    const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+    const closed = [new Promise<void>((resolve) => this.#listener.close(() => resolve()))];
+    const secure = this.#secure;
+    if (secure !== undefined) closed.push(secure.edge.stopAccepting());
     if (opts.handover === true) {
       this.#h1.closeAfterAnswers(HANDOVER_IDLE_MS);
-      return closed;
+      secure?.h1.closeAfterAnswers(HANDOVER_IDLE_MS);
+    } else {
+      this.#h1.closeIdle();
+      this.#node.closeIdleConnections();
+      secure?.h1.closeIdle();
+      secure?.node.closeIdleConnections();
     }
-    this.#h1.closeIdle();
-    this.#node.closeIdleConnections();
-    return closed;
+    // GOAWAY: open streams finish, the client opens a new connection for the next ones (no race).
+    secure?.h2.closeIdle();
+    return Promise.all(closed).then(() => {});
   }
 
   /**
@@ -172,30 +228,40 @@ export class ProxyServer {
    * counted: they end after their next answer, without keep-alive, once stopping.)
    */
   get connections(): number {
-    return this.#h1.connections;
+    return this.#h1.connections + (this.#secure === undefined ? 0 : this.#secure.h1.connections + this.#secure.h2.sessions);
   }
 
   /** Cut whatever is still connected. */
   closeAll(): void {
     this.#h1.closeAll();
     this.#node.closeAllConnections();
+    this.#secure?.h1.closeAll();
+    this.#secure?.node.closeAllConnections();
+    this.#secure?.h2.closeAll();
+    this.#secure?.edge.closeAll();
   }
 
-  #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (this.#path.stopping) res.shouldKeepAlive = false;
-    this.#path.handle(new NodeDownstream(req, res, { secure: false, maxBody: this.#opts.limits.maxBodyBytes }));
-  };
+  #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeRequest(req, res, false);
+  #nodeOnSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeRequest(req, res, true);
 
-  #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+  #nodeRequest(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): void {
+    if (this.#path.stopping) res.shouldKeepAlive = false;
+    this.#path.handle(new NodeDownstream(req, res, { secure, maxBody: this.#opts.limits.maxBodyBytes }));
+  }
+
+  #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.#nodeUpgrade(req, socket, head, false);
+  #nodeOnSecureUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.#nodeUpgrade(req, socket, head, true);
+
+  #nodeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
     // node:http sends every Upgrade request here; Baton proxies WebSockets only.
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') return rawError(socket, 400);
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
-      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure: false },
+      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure },
       socket,
       head,
     );
-  };
+  }
 
   #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
     if (err.code === 'ECONNRESET' || !socket.writable) {

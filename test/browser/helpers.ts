@@ -29,7 +29,7 @@ export function browserAvailable(): { ok: boolean; reason?: string } {
   }
 }
 
-/** Launches headless Chromium; the caller closes it. */
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+/** Launches headless Chromium (with `extraArgs`, e.g. a test certificate to trust); the caller closes it. */
+export function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 30_000 });
 }

@@ -13,13 +13,14 @@
  *   byDefault     false: only when named in --configs (or, for baton-node*, --baton-node)
  *   peer          true: a ratio column is computed against it (nginx, HAProxy)
  *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
+ *   tls           true: also HTTPS and HTTP/2 on `ports.https` (the TLS workloads), one certificate for all
  */
 export const CONFIGS = [
   { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
-  { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false },
-  { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false },
-  { id: 'baton', label: 'Baton (Node {node})', kind: 'baton' },
-  { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false },
+  { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false, tls: true },
+  { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false, tls: true },
+  { id: 'baton', label: 'Baton (Node {node})', kind: 'baton', tls: true },
+  { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false, tls: true },
   { id: 'baton-nometrics', label: 'Baton (Node {node}), metrics off', kind: 'baton', metrics: false, workloads: ['get'] },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },

@@ -1,14 +1,17 @@
 /**
  * Starting the configurations of scenario 1 (configs.js), each pinned to the system-under-test
  * core beside the shared upstream. Every start resolves to a target:
- *   { id, label, ports: { http }, pids() (the proxy's processes, for CPU and syscalls),
+ *   { id, label, ports: { http, https? }, pids() (the proxy's processes, for CPU and syscalls),
  *     bufferedToDisk?(), stop() }
+ * nginx, HAProxy and Baton (`tls: true` in configs.js) also listen for HTTPS and HTTP/2 on
+ * `ports.https`, all with the same certificate (lib/tls-cert.js), for the TLS workloads.
  */
 import path from 'node:path';
 import { BENCH, startBaton } from '../../lib/baton.js';
 import { nodeOfMajor } from '../../lib/nodes.js';
 import { startHaproxy, startNginx } from '../../lib/peers.js';
 import { freePort, spawnPinned, stopPid, SUT_CORE, waitForPort } from '../../lib/procs.js';
+import { batonTlsYaml, benchCertificate } from '../../lib/tls-cert.js';
 
 export const UPSTREAM = path.join(BENCH, 'apps/upstream.cjs');
 
@@ -31,15 +34,21 @@ export async function startConfig(config, { upstream, nodes }) {
       return { id: config.id, label: config.label, ports: { http: upstream.port }, pids: () => [upstream.pid], stop: async () => {} };
     case 'nginx':
     case 'haproxy': {
-      const peer = await (config.kind === 'nginx' ? startNginx : startHaproxy)({ UPSTREAM_PORT: upstream.port, WS_UPSTREAM_PORT: await freePort() });
+      const tls = config.tls === true ? benchCertificate() : undefined;
+      const peer = await (config.kind === 'nginx' ? startNginx : startHaproxy)({ UPSTREAM_PORT: upstream.port, WS_UPSTREAM_PORT: await freePort() }, { tls });
       if (peer === undefined) return { why: `${config.kind} is not installed` };
-      return { id: config.id, label: config.label, ports: { http: peer.port }, pids: peer.pids, bufferedToDisk: peer.bufferedToDisk, stop: () => peer.stop() };
+      const ports = peer.httpsPort === undefined ? { http: peer.port } : { http: peer.port, https: peer.httpsPort };
+      return { id: config.id, label: config.label, ports, pids: peer.pids, bufferedToDisk: peer.bufferedToDisk, stop: () => peer.stop() };
     }
     case 'baton': {
       const node = config.node === undefined ? nodes.bench : nodeOfMajor(config.node, nodes.batonNode);
       if (node === undefined) return { why: `no Node ${config.node} here (--baton-node PATH names one)` };
-      const b = await startBaton({ node: node.bin, metrics: config.metrics !== false, top: config.top, service: config.service, command: [nodes.bench.bin, UPSTREAM] });
-      return { id: config.id, label: label(node), node: node.version, ports: { http: b.port }, pids: () => [b.pid], stop: () => b.stop() };
+      const httpsPort = config.tls === true ? await freePort() : undefined;
+      const top = [config.top, httpsPort === undefined ? undefined : batonTlsYaml(httpsPort)].filter((t) => t !== undefined).join('\n');
+      const b = await startBaton({ node: node.bin, metrics: config.metrics !== false, top, service: config.service, command: [nodes.bench.bin, UPSTREAM] });
+      if (httpsPort !== undefined) await waitForPort(httpsPort);
+      const ports = httpsPort === undefined ? { http: b.port } : { http: b.port, https: httpsPort };
+      return { id: config.id, label: label(node), node: node.version, ports, pids: () => [b.pid], stop: () => b.stop() };
     }
     case 'proxy': {
       const port = await freePort();

@@ -53,6 +53,39 @@ export const WORKLOADS = [
     request: { method: 'GET', path: '/', close: true },
     goal: { vs: 'nginx', min: 0.6 },
   },
+  // TLS (issue 11): on the configurations with `tls: true` (nginx, HAProxy, Baton), one certificate.
+  {
+    id: 'https-get',
+    label: 'HTTPS/1.1 small GET, keep-alive',
+    c: 50,
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/' },
+    goal: { vs: 'nginx', min: 0.7 },
+  },
+  {
+    id: 'h2-get',
+    label: 'HTTP/2 small GET (h2load, 1 stream per connection)',
+    c: 50,
+    tool: 'h2load',
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/' },
+    goal: { vs: 'nginx', min: 0.7 },
+  },
+  {
+    // A new TLS connection per request. wrk offers the session ticket it last got, so most of
+    // these are resumed handshakes (TLS 1.3 PSK with ECDHE): nginx resumed 2709 of 2714 in a
+    // check with its $ssl_session_reused, a node:tls server about half (the other half are full
+    // handshakes). A full-handshake rate needs servers with tickets off or a client that never resumes.
+    id: 'tls-handshake',
+    label: 'new TLS connection per request (wrk resumes when it can)',
+    c: 50,
+    scheme: 'https',
+    port: 'https',
+    request: { method: 'GET', path: '/', close: true },
+    goal: { vs: 'nginx', min: 0.8 },
+  },
 ];
 
 /** The workloads of a run: `ids` (--workloads) or all of them, in table order. */

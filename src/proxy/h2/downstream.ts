@@ -1,0 +1,249 @@
+import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
+import type { BodyFraming } from '../../http1/types.js';
+import type { BodyError, BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from '../downstream.js';
+
+const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
+
+/** What a stream needs from its session (h2/server.ts). */
+export interface H2Owner {
+  readonly maxBodyBytes: number;
+  readonly secure: boolean;
+  /** A stream handed to the request path closed (whichever way). */
+  streamClosed(): void;
+  /** The client reset a stream Baton had not finished answering (the Rapid Reset count). */
+  streamResetByClient(): void;
+}
+
+/** Fields that name the connection, not the message: never on HTTP/2 (RFC 9113 8.2.2). */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings', 'content-length']);
+
+/** Fields node:http2 sends once only; an app's repeat of one is dropped, the first kept. */
+const SINGLE = new Set(['content-type', 'location', 'etag', 'last-modified', 'server', 'age', 'authorization', 'content-md5', 'from', 'if-modified-since', 'if-unmodified-since', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after', 'user-agent', 'content-encoding', 'content-language', 'content-location', 'content-range', 'expires', 'date']);
+
+const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
+const NONE: BodyFraming = { kind: 'none' };
+
+/**
+ * One HTTP/2 stream (node:http2's core API) behind the client interface: the request's
+ * pseudo-header fields become method, path and authority; the answer goes out as HEADERS, DATA
+ * and, when the app sent trailers, trailing HEADERS. The exchange sees nothing of HTTP/2.
+ *
+ * Header fields given to respond() come from Baton's strict response parser or from Baton
+ * itself; the connection-specific ones are dropped here, since HTTP/2 forbids them.
+ */
+export class H2Downstream implements Downstream {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string | undefined;
+  readonly headers: readonly string[];
+  readonly protocol: Protocol = 'h2';
+  readonly remoteAddress: string;
+  readonly body: BodyFraming;
+  bodyStarted = false;
+  responded = false;
+  readonly #stream: ServerHttp2Stream;
+  readonly #owner: H2Owner;
+  #events: DownstreamEvents = NO_EVENTS;
+  #sink: BodySink | undefined;
+  #seen = 0;
+  /** The client sent END_STREAM (or its HEADERS had it): nothing more comes from it. */
+  #clientDone: boolean;
+  /** The answer has no DATA (HEAD, 204, 304, an empty one): the HEADERS frame ended the stream. */
+  #noBody = false;
+  #ended = false;
+  #aborted = false;
+  #trailers: readonly string[] = [];
+  #requestTrailers: string[] = [];
+
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: readonly string[], owner: H2Owner) {
+    this.#stream = stream;
+    this.#owner = owner;
+    this.method = String(headers[':method'] ?? 'GET');
+    this.path = String(headers[':path'] ?? '');
+    const authority = headers[':authority'] ?? headers.host;
+    this.authority = typeof authority === 'string' && authority !== '' ? authority : undefined;
+    this.headers = requestFields(raw);
+    this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
+    const length = Number(headers['content-length'] ?? Number.NaN);
+    this.body = ended || length === 0 ? NONE : Number.isSafeInteger(length) && length > 0 ? { kind: 'length', length } : { kind: 'chunked', codings: [] };
+    this.#clientDone = ended;
+    stream.on('error', ignore);
+    stream.on('drain', this.#streamOnDrain);
+    stream.once('close', this.#streamOnClose);
+    stream.on('wantTrailers', this.#streamOnWantTrailers);
+  }
+
+  get secure(): boolean {
+    return this.#owner.secure;
+  }
+
+  attach(events: DownstreamEvents): void {
+    this.#events = events;
+  }
+
+  readBody(sink: BodySink): void {
+    if (this.#sink !== undefined) return this.resumeBody();
+    this.#sink = sink;
+    const s = this.#stream;
+    s.on('data', this.#streamOnData);
+    s.once('end', this.#streamOnEnd);
+    s.once('trailers', this.#streamOnTrailers);
+  }
+
+  resumeBody(): void {
+    this.#stream.resume();
+  }
+
+  /** Nothing to do per stream: a stopping Baton ends each session with GOAWAY (h2/server.ts). */
+  closeAfterResponse(): void {}
+
+  respond(status: number, _reason: string, headers: readonly string[], body: ResponseBody): void {
+    if (this.responded || this.#stream.destroyed) return;
+    this.responded = true;
+    const out: OutgoingHttpHeaders = { ':status': status };
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(name)) continue;
+      const value = headers[i + 1]!;
+      const had = out[name];
+      if (had === undefined) out[name] = value;
+      else if (!SINGLE.has(name)) out[name] = Array.isArray(had) ? [...had, value] : [String(had), value];
+    }
+    const bodiless = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
+    if (body.kind === 'length' || (body.kind === 'none' && body.length !== undefined && status !== 204)) out['content-length'] = String(body.length);
+    this.#noBody = bodiless || body.kind === 'none' || (body.kind === 'length' && body.length === 0);
+    try {
+      // Trailers are known only at the end: a streamed answer waits for them (sent empty when none).
+      this.#stream.respond(out, { endStream: this.#noBody, waitForTrailers: !this.#noBody && body.kind === 'stream' });
+    } catch {
+      this.abort();
+      return;
+    }
+    if (this.#noBody) this.#ended = true;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.#ended || this.#noBody || this.#stream.destroyed || chunk.length === 0) return true;
+    return this.#stream.write(chunk);
+  }
+
+  /** HEADERS go out when respond() is called: nothing is held. */
+  flush(): void {}
+
+  end(trailers?: readonly string[]): void {
+    if (this.#ended) return this.#bodyUnread();
+    this.#ended = true;
+    if (this.#stream.destroyed) return;
+    this.#trailers = trailers ?? [];
+    this.#stream.end();
+    this.#bodyUnread();
+  }
+
+  abort(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#ended = true;
+    if (!this.#stream.destroyed) this.#stream.close(NGHTTP2_INTERNAL_ERROR);
+  }
+
+  /**
+   * Answered while the client may still send a body nobody reads (never asked for, or refused
+   * past max_body): ask it to stop, without error, once the answer is out (RFC 9113 8.1).
+   */
+  #bodyUnread(): void {
+    if (this.#clientDone || this.#sink !== undefined || this.#stream.destroyed) return;
+    this.#clientDone = true;
+    this.#stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  #streamOnData = (chunk: Buffer): void => {
+    this.#seen += chunk.length;
+    const max = this.#owner.maxBodyBytes;
+    if (max > 0 && this.#seen > max) return this.#bodyFailed('too_large');
+    this.bodyStarted = true;
+    if (this.#sink?.onBodyData(chunk) === false) this.#stream.pause();
+  };
+
+  #streamOnTrailers = (trailers: IncomingHttpHeaders): void => {
+    for (const [name, value] of Object.entries(trailers)) {
+      if (name.startsWith(':') || value === undefined) continue;
+      for (const v of Array.isArray(value) ? value : [value]) this.#requestTrailers.push(name, String(v));
+    }
+  };
+
+  #streamOnEnd = (): void => {
+    const sink = this.#sink;
+    this.#detachBody();
+    this.#clientDone = true;
+    sink?.onBodyEnd(this.#requestTrailers);
+  };
+
+  #bodyFailed(reason: BodyError): void {
+    const sink = this.#sink;
+    this.#detachBody();
+    sink?.onBodyError(reason);
+  }
+
+  #detachBody(): void {
+    const s = this.#stream;
+    s.removeListener('data', this.#streamOnData);
+    s.removeListener('end', this.#streamOnEnd);
+    s.removeListener('trailers', this.#streamOnTrailers);
+    this.#sink = undefined;
+  }
+
+  #streamOnWantTrailers = (): void => {
+    const t = this.#trailers;
+    const out: OutgoingHttpHeaders = {};
+    for (let i = 0; i < t.length; i += 2) {
+      const name = t[i]!.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(name) || name.startsWith(':')) continue;
+      const had = out[name];
+      out[name] = had === undefined ? t[i + 1]! : Array.isArray(had) ? [...had, t[i + 1]!] : [String(had), t[i + 1]!];
+    }
+    try {
+      this.#stream.sendTrailers(out);
+    } catch {
+      this.#stream.close(NGHTTP2_NO_ERROR);
+    }
+  };
+
+  #streamOnDrain = (): void => {
+    this.#events.downstreamDrained();
+  };
+
+  #streamOnClose = (): void => {
+    const s = this.#stream;
+    s.removeListener('drain', this.#streamOnDrain);
+    s.removeListener('wantTrailers', this.#streamOnWantTrailers);
+    this.#owner.streamClosed();
+    if (this.#sink !== undefined) this.#bodyFailed('aborted');
+    if (this.#ended && s.rstCode === NGHTTP2_NO_ERROR) return;
+    if (!this.#aborted && !this.#ended) this.#owner.streamResetByClient();
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#events.downstreamClosed();
+    }
+  };
+}
+
+/**
+ * The request's fields as HTTP/1.1 would carry them: without pseudo-header fields, and with
+ * the cookie crumbs of HTTP/2 joined into one field (RFC 9113 8.2.3).
+ */
+function requestFields(raw: readonly string[]): string[] {
+  const out: string[] = [];
+  let cookie: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    const value = raw[i + 1]!;
+    if (name === 'cookie') cookie = cookie === undefined ? value : `${cookie}; ${value}`;
+    else out.push(name, value);
+  }
+  if (cookie !== undefined) out.push('cookie', cookie);
+  return out;
+}
+
+function ignore(): void {}
