@@ -18,7 +18,7 @@ import { TicketKeys } from './tickets.js';
 // acme-client (and what it brings) is loaded only when `tls.acme` is configured.
 import type { AcmeManager, AcmeStatus } from './acme.js';
 import { ACME_HTTP_PREFIX, HttpTokens } from './http-tokens.js';
-import { readClientHello, MAX_HELLO_BYTES } from './client-hello.js';
+import { HelloPeek, type HelloRouter } from './hello-peek.js';
 import { hostName } from './names.js';
 
 /** Where secure connections go, by ALPN. */
@@ -40,7 +40,7 @@ const ALPN = ['h2', 'http/1.1'];
 /** A TLS handshake (and a ClientHello read for TLS-ALPN-01) must end within this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-export class TlsEdge {
+export class TlsEdge implements HelloRouter {
   readonly store = new CertificateStore();
   readonly tokens = new HttpTokens();
   readonly #log: Logger;
@@ -267,7 +267,7 @@ export class TlsEdge {
     socket.once('close', () => this.#sockets.delete(socket));
     // Only while a TLS-ALPN-01 challenge is pending is the ClientHello read first (to see acme-tls/1).
     if (!this.store.alpnPending) return void this.#server.emit('connection', socket);
-    new HelloPeek(socket, this).start();
+    new HelloPeek(socket, this, HANDSHAKE_TIMEOUT_MS).start();
   };
 
   /** From HelloPeek: where a connection goes once its ClientHello was read. */
@@ -305,44 +305,4 @@ export class TlsEdge {
     this.#log.debug({ code: err.code, reason: err.message, servername: (socket as { servername?: string }).servername }, 'tls handshake failed');
     socket.destroy();
   };
-}
-
-/** Reads a connection's ClientHello (bounded in bytes and time), then routes it by ALPN. */
-class HelloPeek {
-  readonly #socket: net.Socket;
-  readonly #edge: TlsEdge;
-  #buf: Buffer | undefined;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(socket: net.Socket, edge: TlsEdge) {
-    this.#socket = socket;
-    this.#edge = edge;
-  }
-
-  start(): void {
-    this.#socket.on('data', this.#onData);
-    this.#socket.on('error', this.#onError);
-    this.#timer = setTimeout(this.#onError, HANDSHAKE_TIMEOUT_MS);
-  }
-
-  #onData = (chunk: Buffer): void => {
-    const buf = (this.#buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]));
-    const hello = readClientHello(buf);
-    if (hello.kind === 'incomplete' && buf.length < MAX_HELLO_BYTES) return;
-    this.#done();
-    this.#socket.pause();
-    this.#socket.unshift(buf); // node:tls reads what is buffered on the socket first
-    this.#edge.route(this.#socket, hello.kind === 'hello' && hello.alpn.includes('acme-tls/1'));
-  };
-
-  #onError = (): void => {
-    this.#done();
-    this.#socket.destroy();
-  };
-
-  #done(): void {
-    clearTimeout(this.#timer);
-    this.#socket.removeListener('data', this.#onData);
-    this.#socket.removeListener('error', this.#onError);
-  }
 }
