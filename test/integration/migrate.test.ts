@@ -38,7 +38,7 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
 
   async function deploy(b: RunningBaton, version: string): Promise<SwapEvent[]> {
     const events: SwapEvent[] = [];
-    await control(b.socket, 'POST', '/v1/services/web/deploy', { version }, (e) => events.push(e));
+    await control(b.socket, 'POST', '/v1/services/web/deploy', { version }, (e) => events.push(e as SwapEvent));
     return events;
   }
 
