@@ -111,6 +111,30 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     expect(all.at(-1)).toMatchObject({ done: true, ok: true, version: 'v2-slow' });
   });
 
+  it('a migration longer than the hold, under maintenance: requests get the maintenance answer, none waits out hold.timeout; off serves the new version', async () => {
+    baton = await startBaton(service({ holdTimeout: '1s' }));
+    const load = writers(baton.port);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await baton.cli('maintenance', 'web', 'on', '--message', 'Migrating the notes table')).code).toBe(0);
+    const events = await deploy(baton, 'v2-slow');
+    expect((await baton.cli('maintenance', 'web', 'off')).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const results = await load.stop();
+
+    expect(events.at(-1)).toMatchObject({ done: true, ok: true, version: 'v2-slow' });
+    // Nothing reached the gate while it held: the maintenance answer came first.
+    expect(events.find((e) => 'step' in e && e.step === 'resume')).toMatchObject({ released: 0 });
+    const t = await tally(pg, results);
+    const maintenance = t.failed.filter((r) => r.status === 503 && r.retryAfter === '30');
+    console.log(`[migrate maintenance] writes=${t.writes} maintenance_503=${maintenance.length} other_failed=${t.failed.length - maintenance.length} lost=${t.lost.length} by_v2=${t.byNew}`);
+    // No 503 of a held request timing out (Retry-After: 1), no error: only maintenance answers.
+    expect(t.failed.filter((r) => !maintenance.includes(r)).slice(0, 3)).toEqual([]);
+    expect(maintenance.length).toBeGreaterThan(0);
+    expect(t.lost).toEqual([]);
+    expect(t.byNew).toBeGreaterThan(0);
+    expect(t.authored).toBe(t.byNew);
+  });
+
   it('with migrate.hold false the migration runs before the hold, both versions serving', async () => {
     baton = await startBaton(service({ migrateHold: false }));
     const events = await deploy(baton, 'v2');
