@@ -8,7 +8,8 @@
 #   2. Build the local Node 24 base 127.0.0.1:9/baton-node-base:24 when missing
 #      (test/docker/images/base.sh: a `docker import` of Node.js 24 from the npm registry and
 #      the libraries it links; no image registry is reachable).
-#   3. Build the test app images on it: test/docker/images/build.sh.
+#   3. Build the test app images on it: test/docker/images/build.sh, and the migrations
+#      example's (test/docker/images/migrations.sh; it copies pg from node_modules: npm ci first).
 # `npm test` does 2 and 3 itself when an engine answers (test/setup/docker-images.ts).
 #
 # Env: BATON_DOCKERD_LOG (default $TMPDIR/baton-dockerd.log), BATON_NODE_BASE, BATON_NODE24.
@@ -61,4 +62,5 @@ fi
 
 "$root/test/docker/images/base.sh"
 "$root/test/docker/images/build.sh"
+"$root/test/docker/images/migrations.sh"
 say "done in $((SECONDS - began)) s"

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import path from 'node:path';
-import { ROOT, dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { processYaml, sql as query, stepsOf, tally, write, writers } from '../helpers/migrations.js';
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { request as control } from '../../src/cli/client.js';
 import type { SwapEvent } from '../../src/control/protocol.js';
@@ -14,9 +14,6 @@ import type { SwapEvent } from '../../src/control/protocol.js';
 const available = postgresBin() !== undefined;
 const mustRun = process.env.CI === 'true';
 if (!available && !mustRun) console.log('[migrate] skipped: PostgreSQL is not installed (apt-get install postgresql); CI runs it');
-
-const APP = path.join(ROOT, 'examples/migrations/app.js');
-const MIGRATE = path.join(ROOT, 'examples/migrations/migrate.js');
 
 let pg: Postgres;
 let baton: RunningBaton | undefined;
@@ -35,84 +32,13 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     await sql('DROP TABLE IF EXISTS notes');
   });
 
-  async function sql(query: string): Promise<unknown[]> {
-    const { default: Pg } = await import('pg');
-    const client = new Pg.Client({ host: pg.socketDir, port: pg.port, user: 'postgres', database: 'postgres' });
-    await client.connect();
-    try {
-      return (await client.query(query)).rows;
-    } finally {
-      await client.end();
-    }
-  }
+  const sql = (text: string): Promise<unknown[]> => query(pg, text);
 
-  /** The example app on the cluster, with its migration; `migrateHold` and `holdTimeout` as the test needs. */
-  function service(opts: { migrateHold?: boolean; holdTimeout?: string } = {}): string {
-    return [
-      'listen: 127.0.0.1:0',
-      'control:',
-      '  socket: ./baton.sock',
-      'services:',
-      '  web:',
-      '    version: v1',
-      '    process:',
-      `      command: ["node", ${JSON.stringify(APP)}]`,
-      `      env: {PGHOST: ${JSON.stringify(pg.socketDir)}, PGPORT: "${pg.port}"}`,
-      '    health: {interval: 50ms, deadline: 20s}',
-      '    migrate:',
-      `      command: ["node", ${JSON.stringify(MIGRATE)}]`,
-      '      timeout: 30s',
-      `      hold: ${opts.migrateHold ?? true}`,
-      ...(opts.holdTimeout === undefined ? [] : [`    hold: {timeout: ${opts.holdTimeout}}`]),
-      '',
-    ].join('\n');
-  }
-
-  interface Write {
-    status: number;
-    id?: number;
-    version?: string;
-    retryAfter?: string;
-  }
-
-  function write(port: number, agent: http.Agent, client: number, seq: number): Promise<Write> {
-    const body = JSON.stringify({ body: `note ${client}.${seq}`, client: String(client), seq });
-    return new Promise((resolve) => {
-      const req = http.request({ host: '127.0.0.1', port, path: '/notes', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          const parsed = res.statusCode === 201 ? (JSON.parse(text) as { id: number; version: string }) : undefined;
-          resolve({ status: res.statusCode!, id: parsed?.id, version: parsed?.version, retryAfter: res.headers['retry-after'] as string | undefined });
-        });
-      });
-      req.on('error', () => resolve({ status: -1 }));
-      req.end(body);
-    });
-  }
-
-  /** 16 clients writing until `stop()`; returns every answer. */
-  function writers(port: number): { stop: () => Promise<Write[]> } {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const results: Write[] = [];
-    let running = true;
-    const loops = Array.from({ length: 16 }, async (_, c) => {
-      const hardStop = performance.now() + 60_000;
-      for (let seq = 0; running && performance.now() < hardStop; seq++) results.push(await write(port, agent, c, seq));
-    });
-    return {
-      stop: async () => {
-        running = false;
-        await Promise.all(loops);
-        agent.destroy();
-        return results;
-      },
-    };
-  }
+  const service = (opts: { migrateHold?: boolean; holdTimeout?: string } = {}): string => processYaml(pg, opts);
 
   async function deploy(b: RunningBaton, version: string): Promise<SwapEvent[]> {
     const events: SwapEvent[] = [];
-    await control(b.socket, 'POST', '/v1/services/web/deploy', { version }, (e) => events.push(e));
+    await control(b.socket, 'POST', '/v1/services/web/deploy', { version }, (e) => events.push(e as SwapEvent));
     return events;
   }
 
@@ -124,26 +50,20 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     await new Promise((r) => setTimeout(r, 500));
     const results = await load.stop();
 
-    const steps = events.filter((e) => 'step' in e).map((e) => (e as { step: string }).step);
-    expect(steps).toEqual(['start', 'healthy', 'hold', 'quiesce', 'migrate', 'switch', 'resume', 'notify', 'drain', 'stop']);
+    expect(stepsOf(events)).toEqual(['start', 'healthy', 'hold', 'quiesce', 'migrate', 'switch', 'resume', 'notify', 'drain', 'stop']);
     const done = events.at(-1) as Extract<SwapEvent, { done: true; ok: true }>;
     expect(done).toMatchObject({ done: true, ok: true, version: 'v2' });
     const migrate = events.find((e) => 'step' in e && e.step === 'migrate') as Record<string, unknown>;
     expect(migrate).toMatchObject({ exit_code: 0 });
     expect(migrate.output).toContain('migration done');
 
-    const failed = results.filter((r) => r.status !== 201);
-    const acked = results.filter((r) => r.status === 201).map((r) => r.id!);
-    const stored = new Set((await sql('SELECT id FROM notes')).map((r) => (r as { id: number }).id));
-    const lost = acked.filter((id) => !stored.has(id));
-    const v2 = results.filter((r) => r.version === 'v2').length;
-    const authored = Number(((await sql("SELECT count(*) AS n FROM notes WHERE author = 'v2'")) as Array<{ n: string }>)[0]!.n);
-    console.log(`[migrate] writes=${results.length} failed=${failed.length} lost=${lost.length} by_v2=${v2} hold_ms=${done.hold_ms}`);
-    expect(failed.slice(0, 3)).toEqual([]);
-    expect(lost).toEqual([]);
-    expect(v2).toBeGreaterThan(0);
+    const t = await tally(pg, results);
+    console.log(`[migrate] writes=${t.writes} failed=${t.failed.length} lost=${t.lost.length} by_v2=${t.byNew} hold_ms=${done.hold_ms}`);
+    expect(t.failed.slice(0, 3)).toEqual([]);
+    expect(t.lost).toEqual([]);
+    expect(t.byNew).toBeGreaterThan(0);
     // Every write v2 acknowledged carries the new column.
-    expect(authored).toBe(v2);
+    expect(t.authored).toBe(t.byNew);
     // The hold lasted about the migration (a second), not the whole deploy.
     expect(done.hold_ms).toBeGreaterThan(900);
     expect(done.hold_ms).toBeLessThan(10_000);
@@ -161,9 +81,9 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     expect((done.error.output as string[]).join('\n')).toContain('migration failed');
     const status = (await control(baton.socket, 'GET', '/v1/status')).body as { services: { web: { active: { version: string } } } };
     expect(status.services.web.active.version).toBe('v1');
-    expect(results.filter((r) => r.status !== 201)).toEqual([]);
-    const stored = new Set((await sql('SELECT id FROM notes')).map((r) => (r as { id: number }).id));
-    expect(results.filter((r) => !stored.has(r.id!))).toEqual([]);
+    const t = await tally(pg, results);
+    expect(t.failed).toEqual([]);
+    expect(t.lost).toEqual([]);
     // The CLI says so: exit 1, naming the step.
     const cli = await baton.cli('deploy', 'web', 'v2-broken');
     expect(cli.code).toBe(1);
@@ -191,10 +111,33 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     expect(all.at(-1)).toMatchObject({ done: true, ok: true, version: 'v2-slow' });
   });
 
+  it('a migration longer than the hold, under maintenance: requests get the maintenance answer, none waits out hold.timeout; off serves the new version', async () => {
+    baton = await startBaton(service({ holdTimeout: '1s' }));
+    const load = writers(baton.port);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await baton.cli('maintenance', 'web', 'on', '--message', 'Migrating the notes table')).code).toBe(0);
+    const events = await deploy(baton, 'v2-slow');
+    expect((await baton.cli('maintenance', 'web', 'off')).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    const results = await load.stop();
+
+    expect(events.at(-1)).toMatchObject({ done: true, ok: true, version: 'v2-slow' });
+    // Nothing reached the gate while it held: the maintenance answer came first.
+    expect(events.find((e) => 'step' in e && e.step === 'resume')).toMatchObject({ released: 0 });
+    const t = await tally(pg, results);
+    const maintenance = t.failed.filter((r) => r.status === 503 && r.retryAfter === '30');
+    console.log(`[migrate maintenance] writes=${t.writes} maintenance_503=${maintenance.length} other_failed=${t.failed.length - maintenance.length} lost=${t.lost.length} by_v2=${t.byNew}`);
+    // No 503 of a held request timing out (Retry-After: 1), no error: only maintenance answers.
+    expect(t.failed.filter((r) => !maintenance.includes(r)).slice(0, 3)).toEqual([]);
+    expect(maintenance.length).toBeGreaterThan(0);
+    expect(t.lost).toEqual([]);
+    expect(t.byNew).toBeGreaterThan(0);
+    expect(t.authored).toBe(t.byNew);
+  });
+
   it('with migrate.hold false the migration runs before the hold, both versions serving', async () => {
     baton = await startBaton(service({ migrateHold: false }));
     const events = await deploy(baton, 'v2');
-    const steps = events.filter((e) => 'step' in e).map((e) => (e as { step: string }).step);
-    expect(steps).toEqual(['start', 'healthy', 'migrate', 'hold', 'switch', 'resume', 'notify', 'drain', 'stop']);
+    expect(stepsOf(events)).toEqual(['start', 'healthy', 'migrate', 'hold', 'switch', 'resume', 'notify', 'drain', 'stop']);
   });
 });

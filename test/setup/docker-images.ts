@@ -1,9 +1,10 @@
 /**
  * Vitest global setup: the Docker suites (test/docker/) need a local Node base image and the
  * test app images. When a run includes them and an engine answers, build what is missing
- * (test/docker/images/base.sh, then build.sh: seconds when everything is there), so that
- * `npm ci && npm test` passes on any machine with a Docker engine. With no engine, say why the
- * suites will skip (outside CI) or fail (under CI=true, where nothing may skip).
+ * (test/docker/images/base.sh, then build.sh and migrations.sh: seconds when everything is
+ * there), so that `npm ci && npm test` passes on any machine with a Docker engine. With no
+ * engine, say why the suites will skip (outside CI) or fail (under CI=true, where nothing may
+ * skip).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
@@ -49,10 +50,10 @@ export default async function setup(project: TestProject): Promise<void> {
   if (decision.action === 'skip') console.warn(`[docker images] ${decision.reason}`);
   if (decision.action !== 'build') return;
   const began = performance.now();
-  for (const script of ['base.sh', 'build.sh']) {
+  for (const script of ['base.sh', 'build.sh', 'migrations.sh']) {
     const r = await runScript(path.join(ROOT, 'test/docker/images', script));
     if (r.code !== 0) throw new Error(`test/docker/images/${script} failed (exit ${r.code}); the Docker suites need its images:\n${r.output}`);
-    const summary = r.output.trim().split('\n').filter((l) => /^(base\.sh|build\.sh|node24):/.test(l));
+    const summary = r.output.trim().split('\n').filter((l) => /^(base\.sh|build\.sh|migrations\.sh|node24):/.test(l));
     if (summary.length > 0) console.log(summary.map((l) => `[docker images] ${l}`).join('\n'));
   }
   console.log(`[docker images] ready in ${((performance.now() - began) / 1000).toFixed(1)} s`);
