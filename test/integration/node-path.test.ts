@@ -1,0 +1,49 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, configYaml, dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { rawExchange } from '../helpers/raw.js';
+
+/**
+ * The connections Baton's own parser declines go to node:http (llhttp), whose reading Baton then
+ * trusts. What the end-to-end differential replay (test/integration/differential.test.ts) found
+ * there, each on a raw socket: `Expect: 100-continue` (which Baton's parser declines) puts a
+ * connection on that path. The app records what reached it, in order, with timings.
+ */
+const APP = path.join(ROOT, 'test/fixtures/ordered-app.js');
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: string[];
+  body: string;
+  arrived: number;
+  answered: number;
+  upgrade?: boolean;
+}
+
+let baton: RunningBaton | undefined;
+beforeAll(async () => {
+  baton = await startBaton(configYaml({ app: { command: ['node', APP] } }));
+});
+afterAll(async () => {
+  await dispose(baton);
+});
+
+async function log(): Promise<Seen[]> {
+  const r = await fetch(`${baton!.url}/__log`);
+  return (await r.json()) as Seen[];
+}
+
+/** What reached the app for `tag` (a unique path prefix per test). */
+async function seenFor(tag: string): Promise<Seen[]> {
+  return (await log()).filter((s) => s.url.startsWith(`/${tag}`));
+}
+
+describe('node:http connections', () => {
+  it('a chunked request with a framing field as a trailer is refused, and Baton keeps serving', async () => {
+    const r = await rawExchange(baton!.port, ['POST /trailer HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nTransfer-Encoding:\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 400 /);
+    expect(baton!.proc.exitCode).toBe(null);
+    expect((await fetch(`${baton!.url}/after-trailer`)).status).toBe(200);
+  });
+});
