@@ -167,17 +167,18 @@ export class NodeDownstream implements Downstream {
   };
 }
 
-/** What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. */
+/**
+ * What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. A
+ * Transfer-Encoding that names no coding at all (`Transfer-Encoding:`) is none to llhttp: it
+ * reads no chunked body there (differential replay, issue 17), so neither does Baton.
+ */
 function framing(req: http.IncomingMessage): BodyFraming {
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined) {
-    const codings = te
-      .toLowerCase()
-      .split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== '');
-    return { kind: 'chunked', codings: codings.slice(0, -1) };
-  }
+  const codings = (req.headers['transfer-encoding'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => c !== '');
+  if (codings.length > 0) return { kind: 'chunked', codings: codings.slice(0, -1) };
   const length = Number(req.headers['content-length'] ?? 0);
   return length > 0 ? { kind: 'length', length } : NONE;
 }

@@ -46,4 +46,11 @@ describe('node:http connections', () => {
     expect(baton!.proc.exitCode).toBe(null);
     expect((await fetch(`${baton!.url}/after-trailer`)).status).toBe(200);
   });
+
+  it('a Transfer-Encoding that names no coding frames no body, as llhttp reads it', async () => {
+    const r = await rawExchange(baton!.port, ['POST /empty-te HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding:\r\nConnection: close\r\n\r\n']);
+    expect(r.reply).toContain('HTTP/1.1 200 OK');
+    const [seen] = await seenFor('empty-te');
+    expect(seen?.headers.map((h) => h.toLowerCase())).not.toContain('transfer-encoding');
+  });
 });
