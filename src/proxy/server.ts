@@ -16,6 +16,7 @@ import { RequestPath, type ProxyObserver } from './request-path.js';
 import { Upgrades } from './upgrades.js';
 import { H1Server } from './h1/server.js';
 import { NodeDownstream, splitTarget } from './node-downstream.js';
+import { NodeConnections } from './node-connections.js';
 import { rawError } from './raw-error.js';
 
 export type { ProxyObserver } from './request-path.js';
@@ -53,6 +54,7 @@ export class ProxyServer {
   readonly #listener: net.Server;
   readonly #h1: H1Server;
   readonly #node: http.Server;
+  readonly #nodeConnections = new NodeConnections((req, res) => this.#nodeServe(req, res));
   readonly #path: RequestPath;
   readonly #upgrades: Upgrades;
   readonly #opts: ProxyServerOptions;
@@ -154,9 +156,14 @@ export class ProxyServer {
   }
 
   #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    this.#nodeConnections.admit(req, res);
+  };
+
+  /** A request node:http read, once its turn on its connection has come (node-connections.ts). */
+  #nodeServe(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.#path.stopping) res.shouldKeepAlive = false;
     this.#path.handle(new NodeDownstream(req, res, { secure: false, maxBody: this.#opts.limits.maxBodyBytes }));
-  };
+  }
 
   #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
     // node:http sends every Upgrade request here; Baton proxies WebSockets only.

@@ -53,4 +53,12 @@ describe('node:http connections', () => {
     const [seen] = await seenFor('empty-te');
     expect(seen?.headers.map((h) => h.toLowerCase())).not.toContain('transfer-encoding');
   });
+
+  it('a pipelined request reaches the app only once the answer before it has gone out', async () => {
+    await rawExchange(baton!.port, ['POST /order-first?delay=300 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhiGET /order-second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
+    const [first, second] = await seenFor('order-');
+    expect(first?.url).toBe('/order-first?delay=300');
+    expect(second?.url).toBe('/order-second');
+    expect(second!.arrived).toBeGreaterThanOrEqual(first!.answered);
+  });
 });

@@ -1,0 +1,76 @@
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+
+type Pair = readonly [http.IncomingMessage, http.ServerResponse];
+
+interface Pipeline {
+  /** The request being served: its answer has not ended. */
+  current: Pair | undefined;
+  /** Requests read behind it, in order, waiting their turn. */
+  queue: Pair[];
+  /** An answer that closes the connection was given: nothing after it is served. */
+  closing: boolean;
+}
+
+/**
+ * The order of requests and answers on the connections node:http reads (those Baton's own
+ * parser declined). node:http's parser runs ahead of the answers: it reads pipelined requests
+ * while earlier ones are still being answered (found by the end-to-end differential replay,
+ * issue 17). So, as on Baton's own connections:
+ *
+ * - requests are served one at a time, each once the answer before it has ended (the app never
+ *   sees a pipelined request before the one ahead of it is done: RFC 9112 9.3.2 allows parallel
+ *   processing of safe methods only);
+ * - a request queued behind an answer that closes the connection (node would never send its
+ *   answer) is never served.
+ *
+ * One per proxy server; nothing per connection outlives it (a WeakMap).
+ */
+export class NodeConnections {
+  readonly #pipelines = new WeakMap<Duplex, Pipeline>();
+  readonly #serve: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+  /** `serve`: hands a request on to the request path, when its turn comes. */
+  constructor(serve: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+    this.#serve = serve;
+  }
+
+  /** A request node:http read: served now, queued behind the one being answered, or never. */
+  admit(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const p = this.#pipeline(req.socket);
+    if (p.closing) return;
+    p.queue.push([req, res]);
+    if (p.current === undefined) this.#next(req.socket, p);
+  }
+
+  #pipeline(socket: Duplex): Pipeline {
+    let p = this.#pipelines.get(socket);
+    if (p === undefined) {
+      p = { current: undefined, queue: [], closing: false };
+      this.#pipelines.set(socket, p);
+    }
+    return p;
+  }
+
+  /** Serves the next request in line. */
+  #next(socket: Duplex, p: Pipeline): void {
+    p.current = undefined;
+    if (socket.destroyed) {
+      p.queue.length = 0;
+      return;
+    }
+    const pair = p.queue.shift();
+    if (pair === undefined) return;
+    p.current = pair;
+    const [req, res] = pair;
+    res.once('close', () => {
+      // An answer that closes the connection went out: node:http closes it, nothing more belongs on it.
+      if (res.shouldKeepAlive === false) {
+        p.closing = true;
+        p.queue.length = 0;
+      }
+      this.#next(socket, p);
+    });
+    this.#serve(req, res);
+  }
+}
