@@ -13,6 +13,16 @@ interface Pipeline {
 }
 
 /**
+ * What node:http lets through and Baton refuses, with `Connection: close`: an HTTP/1.1 request
+ * without Host (RFC 9112 3.2; node:http's own check answers 400 but goes on reading, and serving,
+ * the requests pipelined behind it).
+ */
+function refusalOf(req: http.IncomingMessage): string | undefined {
+  if (req.httpVersionMinor === 1 && req.headers.host === undefined) return 'an HTTP/1.1 request without Host';
+  return undefined;
+}
+
+/**
  * The order of requests and answers on the connections node:http reads (those Baton's own
  * parser declined). node:http's parser runs ahead of the answers: it reads pipelined requests
  * while earlier ones are still being answered (found by the end-to-end differential replay,
@@ -22,7 +32,8 @@ interface Pipeline {
  *   sees a pipelined request before the one ahead of it is done: RFC 9112 9.3.2 allows parallel
  *   processing of safe methods only);
  * - a request queued behind an answer that closes the connection (node would never send its
- *   answer) is never served.
+ *   answer) is never served; what node lets through and Baton refuses ({@link refusalOf}) gets
+ *   such an answer.
  *
  * One per proxy server; nothing per connection outlives it (a WeakMap).
  */
@@ -39,6 +50,16 @@ export class NodeConnections {
   admit(req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = this.#pipeline(req.socket);
     if (p.closing) return;
+    const refusal = refusalOf(req);
+    if (refusal !== undefined) {
+      // node:http writes answers in request order: this one goes out after those still owed.
+      p.closing = true;
+      const body = `400 Bad Request (${refusal})\n`;
+      res.shouldKeepAlive = false;
+      res.writeHead(400, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), connection: 'close' });
+      res.end(body);
+      return;
+    }
     p.queue.push([req, res]);
     if (p.current === undefined) this.#next(req.socket, p);
   }

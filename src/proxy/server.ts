@@ -99,6 +99,8 @@ export class ProxyServer {
       maxHeaderSize: l.maxHeaderSize,
       noDelay: true,
       connectionsCheckingInterval: checkIntervalMs,
+      // Refused by #nodeConnections instead, which also stops what is pipelined behind it.
+      requireHostHeader: false,
     });
     // Node silently drops headers past maxHeadersCount; keep one more so the request path can tell and refuse.
     this.#node.maxHeadersCount = l.maxHeadersCount + 1;

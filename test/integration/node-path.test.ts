@@ -54,6 +54,14 @@ describe('node:http connections', () => {
     expect(seen?.headers.map((h) => h.toLowerCase())).not.toContain('transfer-encoding');
   });
 
+  it('a request pipelined behind an HTTP/1.1 one without Host is not forwarded', async () => {
+    const r = await rawExchange(baton!.port, ['GET /no-host HTTP/1.1\r\n\r\nGET /behind-no-host HTTP/1.1\r\nHost: x\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(r.reply.match(/HTTP\/1\.1 \d{3} /g)).toHaveLength(1);
+    expect(r.closed).toBe(true);
+    expect(await seenFor('behind-no-host')).toEqual([]);
+  });
+
   it('a pipelined request reaches the app only once the answer before it has gone out', async () => {
     await rawExchange(baton!.port, ['POST /order-first?delay=300 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhiGET /order-second HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
     const [first, second] = await seenFor('order-');
