@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { rawError } from './raw-error.js';
 
 type Pair = readonly [http.IncomingMessage, http.ServerResponse];
 
@@ -10,6 +11,8 @@ interface Pipeline {
   queue: Pair[];
   /** An answer that closes the connection was given: nothing after it is served. */
   closing: boolean;
+  /** Bytes llhttp refused behind the requests still owed an answer: answered after the last of them. */
+  refusal: { status: number; code: string | undefined } | undefined;
 }
 
 /**
@@ -24,16 +27,17 @@ function refusalOf(req: http.IncomingMessage): string | undefined {
 
 /**
  * The order of requests and answers on the connections node:http reads (those Baton's own
- * parser declined). node:http's parser runs ahead of the answers: it reads pipelined requests
- * while earlier ones are still being answered (found by the end-to-end differential replay,
- * issue 17). So, as on Baton's own connections:
+ * parser declined). node:http's parser runs ahead of the answers: it reads pipelined requests,
+ * and bytes it refuses, while earlier requests are still being answered (found by the
+ * end-to-end differential replay, issue 17). So, as on Baton's own connections:
  *
  * - requests are served one at a time, each once the answer before it has ended (the app never
  *   sees a pipelined request before the one ahead of it is done: RFC 9112 9.3.2 allows parallel
  *   processing of safe methods only);
  * - a request queued behind an answer that closes the connection (node would never send its
  *   answer) is never served; what node lets through and Baton refuses ({@link refusalOf}) gets
- *   such an answer.
+ *   such an answer;
+ * - a refusal of later bytes waits for the answers owed before it instead of taking their place.
  *
  * One per proxy server; nothing per connection outlives it (a WeakMap).
  */
@@ -49,7 +53,7 @@ export class NodeConnections {
   /** A request node:http read: served now, queued behind the one being answered, or never. */
   admit(req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = this.#pipeline(req.socket);
-    if (p.closing) return;
+    if (p.closing || p.refusal !== undefined) return;
     const refusal = refusalOf(req);
     if (refusal !== undefined) {
       // node:http writes answers in request order: this one goes out after those still owed.
@@ -64,16 +68,36 @@ export class NodeConnections {
     if (p.current === undefined) this.#next(req.socket, p);
   }
 
+  /**
+   * Bytes node:http's parser refused: answered now, or after the answers owed before them.
+   * When they lie inside the last request read (its body), that request cannot end: it is
+   * dropped if it still waits its turn; if it is being served, the refusal is its answer, or,
+   * when its answer has begun, the connection is cut.
+   */
+  refuse(socket: Duplex, status: number, code: string | undefined): void {
+    const p = this.#pipelines.get(socket);
+    // An answer that closes the connection is given or owed: node:http closes it after that one.
+    if (p?.closing === true) return;
+    if (p === undefined || p.current === undefined) return rawError(socket, status, code);
+    const last = p.queue.at(-1);
+    if (last !== undefined && !last[0].complete) p.queue.pop();
+    else if (last === undefined && !p.current[0].complete) {
+      if (p.current[1].headersSent) return void socket.destroy();
+      return rawError(socket, status, code);
+    }
+    p.refusal ??= { status, code };
+  }
+
   #pipeline(socket: Duplex): Pipeline {
     let p = this.#pipelines.get(socket);
     if (p === undefined) {
-      p = { current: undefined, queue: [], closing: false };
+      p = { current: undefined, queue: [], closing: false, refusal: undefined };
       this.#pipelines.set(socket, p);
     }
     return p;
   }
 
-  /** Serves the next request in line. */
+  /** Serves the next request in line, or, when none is left, answers a refusal waiting for them. */
   #next(socket: Duplex, p: Pipeline): void {
     p.current = undefined;
     if (socket.destroyed) {
@@ -81,7 +105,10 @@ export class NodeConnections {
       return;
     }
     const pair = p.queue.shift();
-    if (pair === undefined) return;
+    if (pair === undefined) {
+      if (p.refusal !== undefined && !p.closing) rawError(socket, p.refusal.status, p.refusal.code);
+      return;
+    }
     p.current = pair;
     const [req, res] = pair;
     res.once('close', () => {

@@ -185,6 +185,6 @@ export class ProxyServer {
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.#log.debug({ code: err.code, reason: err.message }, 'bad request from client');
-    rawError(socket, status, err.code);
+    this.#nodeConnections.refuse(socket, status, err.code);
   };
 }

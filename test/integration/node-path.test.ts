@@ -69,4 +69,11 @@ describe('node:http connections', () => {
     expect(second?.url).toBe('/order-second');
     expect(second!.arrived).toBeGreaterThanOrEqual(first!.answered);
   });
+
+  it('bytes llhttp refuses behind a request still being answered are refused after its answer, not in its place', async () => {
+    const r = await rawExchange(baton!.port, ['GET /refused-behind?delay=200 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\nGET /b HTTP/1.1\r\nBad Header: 1\r\n\r\n']);
+    const statuses = [...r.reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['100', '200', '400']);
+    expect(r.reply).toContain('GET /refused-behind?delay=200');
+  });
 });
