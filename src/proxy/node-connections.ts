@@ -13,6 +13,8 @@ interface Pipeline {
   closing: boolean;
   /** Bytes llhttp refused behind the requests still owed an answer: answered after the last of them. */
   refusal: { status: number; code: string | undefined } | undefined;
+  /** An upgrade or CONNECT read behind them: node:http gave it the socket; it runs after the last answer. */
+  takeover: (() => void) | undefined;
 }
 
 /**
@@ -37,7 +39,8 @@ function refusalOf(req: http.IncomingMessage): string | undefined {
  * - a request queued behind an answer that closes the connection (node would never send its
  *   answer) is never served; what node lets through and Baton refuses ({@link refusalOf}) gets
  *   such an answer;
- * - a refusal of later bytes waits for the answers owed before it instead of taking their place.
+ * - a refusal of later bytes, an upgrade or a CONNECT (node hands over the socket at once) waits
+ *   for the answers owed before it instead of taking their place.
  *
  * One per proxy server; nothing per connection outlives it (a WeakMap).
  */
@@ -53,7 +56,7 @@ export class NodeConnections {
   /** A request node:http read: served now, queued behind the one being answered, or never. */
   admit(req: http.IncomingMessage, res: http.ServerResponse): void {
     const p = this.#pipeline(req.socket);
-    if (p.closing || p.refusal !== undefined) return;
+    if (p.closing || p.refusal !== undefined || p.takeover !== undefined) return;
     const refusal = refusalOf(req);
     if (refusal !== undefined) {
       // node:http writes answers in request order: this one goes out after those still owed.
@@ -66,6 +69,18 @@ export class NodeConnections {
     }
     p.queue.push([req, res]);
     if (p.current === undefined) this.#next(req.socket, p);
+  }
+
+  /**
+   * An upgrade or CONNECT node:http read (it hands over the socket): `take` runs once the
+   * answers owed before it have gone out, or never, when one of them closes the connection.
+   */
+  takeOver(socket: Duplex, take: () => void): void {
+    const p = this.#pipelines.get(socket);
+    // Behind an answer that closes the connection: node:http closes it after that answer.
+    if (p?.closing === true) return;
+    if (p === undefined || p.current === undefined) return take();
+    p.takeover = take;
   }
 
   /**
@@ -91,7 +106,7 @@ export class NodeConnections {
   #pipeline(socket: Duplex): Pipeline {
     let p = this.#pipelines.get(socket);
     if (p === undefined) {
-      p = { current: undefined, queue: [], closing: false, refusal: undefined };
+      p = { current: undefined, queue: [], closing: false, refusal: undefined, takeover: undefined };
       this.#pipelines.set(socket, p);
     }
     return p;
@@ -106,7 +121,9 @@ export class NodeConnections {
     }
     const pair = p.queue.shift();
     if (pair === undefined) {
-      if (p.refusal !== undefined && !p.closing) rawError(socket, p.refusal.status, p.refusal.code);
+      if (p.closing) return;
+      if (p.takeover !== undefined) p.takeover();
+      else if (p.refusal !== undefined) rawError(socket, p.refusal.status, p.refusal.code);
       return;
     }
     p.current = pair;

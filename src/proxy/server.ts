@@ -106,6 +106,7 @@ export class ProxyServer {
     this.#node.maxHeadersCount = l.maxHeadersCount + 1;
     this.#node.on('request', this.#nodeOnRequest);
     this.#node.on('upgrade', this.#nodeOnUpgrade);
+    this.#node.on('connect', this.#nodeOnConnect);
     this.#node.on('clientError', this.#nodeOnClientError);
     this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#h1.accept(socket));
   }
@@ -168,6 +169,11 @@ export class ProxyServer {
   }
 
   #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
+    this.#nodeConnections.takeOver(socket, () => this.#nodeUpgrade(req, socket, head));
+  };
+
+  /** An upgrade node:http read, once the answers before it have gone out. */
+  #nodeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     // node:http sends every Upgrade request here; Baton proxies WebSockets only.
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') return rawError(socket, 400);
     const target = splitTarget(req.url ?? '/');
@@ -176,6 +182,11 @@ export class ProxyServer {
       socket,
       head,
     );
+  }
+
+  /** CONNECT, read by node:http: refused as Baton's own parser refuses it, in its turn. */
+  #nodeOnConnect = (req: http.IncomingMessage, socket: Duplex): void => {
+    this.#nodeConnections.takeOver(socket, () => rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)'));
   };
 
   #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {

@@ -76,4 +76,16 @@ describe('node:http connections', () => {
     expect(statuses).toEqual(['100', '200', '400']);
     expect(r.reply).toContain('GET /refused-behind?delay=200');
   });
+
+  it('an upgrade pipelined behind a request still being answered is refused after its answer', async () => {
+    const r = await rawExchange(baton!.port, ['GET /upgrade-behind?delay=200 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\nGET /h2c HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n']);
+    const statuses = [...r.reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['100', '200', '400']);
+  });
+
+  it('a CONNECT pipelined behind a request still being answered gets 405 after that answer', async () => {
+    const r = await rawExchange(baton!.port, ['GET /connect-behind?delay=200 HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\nCONNECT x.test:443 HTTP/1.1\r\nHost: x.test:443\r\n\r\n']);
+    const statuses = [...r.reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+    expect(statuses).toEqual(['100', '200', '405']);
+  });
 });
