@@ -12,7 +12,7 @@ interface Pipeline {
   /** An answer that closes the connection was given: nothing after it is served. */
   closing: boolean;
   /** Bytes llhttp refused behind the requests still owed an answer: answered after the last of them. */
-  refusal: { status: number; code: string | undefined } | undefined;
+  refusal: { status: number; code: string | undefined; head: boolean } | undefined;
   /** An upgrade or CONNECT read behind them: node:http gave it the socket; it runs after the last answer. */
   takeover: (() => void) | undefined;
 }
@@ -95,12 +95,15 @@ export class NodeConnections {
     if (p?.closing === true) return;
     if (p === undefined || p.current === undefined) return rawError(socket, status, code);
     const last = p.queue.at(-1);
-    if (last !== undefined && !last[0].complete) p.queue.pop();
-    else if (last === undefined && !p.current[0].complete) {
+    let head = false;
+    if (last !== undefined && !last[0].complete) {
+      p.queue.pop();
+      head = last[0].method === 'HEAD';
+    } else if (last === undefined && !p.current[0].complete) {
       if (p.current[1].headersSent) return void socket.destroy();
-      return rawError(socket, status, code);
+      return rawError(socket, status, code, p.current[0].method === 'HEAD');
     }
-    p.refusal ??= { status, code };
+    p.refusal ??= { status, code, head };
   }
 
   #pipeline(socket: Duplex): Pipeline {
@@ -123,7 +126,7 @@ export class NodeConnections {
     if (pair === undefined) {
       if (p.closing) return;
       if (p.takeover !== undefined) p.takeover();
-      else if (p.refusal !== undefined) rawError(socket, p.refusal.status, p.refusal.code);
+      else if (p.refusal !== undefined) rawError(socket, p.refusal.status, p.refusal.code, p.refusal.head);
       return;
     }
     p.current = pair;

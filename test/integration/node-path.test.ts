@@ -88,4 +88,10 @@ describe('node:http connections', () => {
     const statuses = [...r.reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
     expect(statuses).toEqual(['100', '200', '405']);
   });
+
+  it('a refusal of a HEAD request carries no body', async () => {
+    const r = await rawExchange(baton!.port, ['HEAD /head-upgrade HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(r.reply.endsWith('\r\n\r\n')).toBe(true);
+  });
 });
