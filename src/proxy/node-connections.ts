@@ -20,12 +20,23 @@ interface Pipeline {
 /**
  * What node:http lets through and Baton refuses, with `Connection: close`: an HTTP/1.1 request
  * without Host (RFC 9112 3.2; node:http's own check answers 400 but goes on reading, and serving,
- * the requests pipelined behind it).
+ * the requests pipelined behind it); chunked applied more than once (RFC 9112 6.1: llhttp takes
+ * `chunked` on one Transfer-Encoding line and `gzip, chunked` on the next, and the list Baton
+ * would forward, `chunked, gzip, chunked`, frames the body otherwise than llhttp read it).
  */
 function refusalOf(req: http.IncomingMessage): string | undefined {
   if (req.httpVersionMinor === 1 && req.headers.host === undefined) return 'an HTTP/1.1 request without Host';
+  const codings = (req.headers['transfer-encoding'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.replace(OWS, ''))
+    .filter((c) => c !== '');
+  if (codings.slice(0, -1).includes('chunked')) return 'chunked applied more than once';
   return undefined;
 }
+
+/** Optional whitespace around a list element (SP and HTAB only). */
+const OWS = /^[ \t]+|[ \t]+$/g;
 
 /**
  * The order of requests and answers on the connections node:http reads (those Baton's own

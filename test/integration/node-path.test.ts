@@ -10,6 +10,8 @@ import { rawExchange } from '../helpers/raw.js';
  * connection on that path. The app records what reached it, in order, with timings.
  */
 const APP = path.join(ROOT, 'test/fixtures/ordered-app.js');
+/** A raw TCP app that logs the request line of every head it reads (test/fixtures/raw-app.js). */
+const RAW_APP = path.join(ROOT, 'test/fixtures/raw-app.js');
 
 interface Seen {
   method: string;
@@ -23,7 +25,7 @@ interface Seen {
 
 let baton: RunningBaton | undefined;
 beforeAll(async () => {
-  baton = await startBaton(configYaml({ app: { command: ['node', APP] } }));
+  baton = await startBaton(configYaml({ raw: { hosts: ['raw.test'], command: ['node', RAW_APP] }, app: { command: ['node', APP] } }));
 });
 afterAll(async () => {
   await dispose(baton);
@@ -32,6 +34,12 @@ afterAll(async () => {
 async function log(): Promise<Seen[]> {
   const r = await fetch(`${baton!.url}/__log`);
   return (await r.json()) as Seen[];
+}
+
+/** The request lines the raw app read. */
+async function rawLog(): Promise<string[]> {
+  const r = await rawExchange(baton!.port, ['GET /__log HTTP/1.1\r\nHost: raw.test\r\nConnection: close\r\n\r\n']);
+  return JSON.parse(r.reply.slice(r.reply.indexOf('\r\n\r\n') + 4)) as string[];
 }
 
 /** What reached the app for `tag` (a unique path prefix per test). */
@@ -93,5 +101,14 @@ describe('node:http connections', () => {
     const r = await rawExchange(baton!.port, ['HEAD /head-upgrade HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n']);
     expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.reply.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('chunked applied more than once, over two Transfer-Encoding lines, is refused', async () => {
+    // llhttp 9.3 (Node 20) takes `chunked<HTAB>` then `gzip, chunked`; node:http joins them to
+    // `chunked, gzip, chunked`. The raw app shows what Baton forwarded (a node:http app would
+    // refuse that list itself).
+    const r = await rawExchange(baton!.port, ['POST /chunked-twice HTTP/1.1\r\nHost: raw.test\r\nTransfer-Encoding: chunked\t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await rawLog()).filter((l) => l.includes('/chunked-twice'))).toEqual([]);
   });
 });
