@@ -174,8 +174,10 @@ export class ProxyServer {
 
   /** An upgrade node:http read, once the answers before it have gone out. */
   #nodeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    // node:http sends every Upgrade request here; Baton proxies WebSockets only.
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') return rawError(socket, 400, undefined, req.method === 'HEAD');
+    // node:http sends every Upgrade request here; Baton proxies WebSockets only, without a body
+    // (llhttp read one, which the handshake would drop: differential replay, issue 17).
+    const bodyless = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) return rawError(socket, 400, undefined, req.method === 'HEAD');
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
       { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure: false },

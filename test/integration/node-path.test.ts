@@ -111,4 +111,12 @@ describe('node:http connections', () => {
     expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
     expect((await rawLog()).filter((l) => l.includes('/chunked-twice'))).toEqual([]);
   });
+
+  it('a WebSocket handshake with a body is refused, not passed on without it', async () => {
+    const r = await rawExchange(baton!.port, [
+      'GET /ws-body HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 4\r\n\r\nabcd',
+    ]);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await seenFor('ws-body')).toEqual([]);
+  });
 });
