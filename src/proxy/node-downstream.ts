@@ -167,16 +167,20 @@ export class NodeDownstream implements Downstream {
   };
 }
 
+/** Optional whitespace around a list element: SP and HTAB only (`trim` also takes 0xA0, 0x0B, 0x0C). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+
 /**
  * What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. A
  * Transfer-Encoding that names no coding at all (`Transfer-Encoding:`) is none to llhttp: it
- * reads no chunked body there (differential replay, issue 17), so neither does Baton.
+ * reads no chunked body there, so neither does Baton. The codings go on as llhttp read them:
+ * trimmed with `trim`, `\xa0gzip` became gzip (differential replay, issue 17).
  */
 function framing(req: http.IncomingMessage): BodyFraming {
   const codings = (req.headers['transfer-encoding'] ?? '')
     .toLowerCase()
     .split(',')
-    .map((c) => c.trim())
+    .map((c) => c.replace(OWS, ''))
     .filter((c) => c !== '');
   if (codings.length > 0) return { kind: 'chunked', codings: codings.slice(0, -1) };
   const length = Number(req.headers['content-length'] ?? 0);

@@ -120,4 +120,12 @@ describe('node:http connections', () => {
     expect(r.reply).toMatch(/^HTTP\/1\.1 400 /);
     expect(await seenFor('ws-body')).toEqual([]);
   });
+
+  it('a transfer coding is forwarded as llhttp read it, not trimmed of bytes that are not whitespace', async () => {
+    // 0xA0 is no HTTP whitespace: `\xa0gzip` names no coding the app knows, and must not become gzip.
+    await rawExchange(baton!.port, [Buffer.from('POST /nbsp-coding HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: \xa0gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n', 'latin1')]);
+    const [seen] = await seenFor('nbsp-coding');
+    const te = seen?.headers.findIndex((h) => h.toLowerCase() === 'transfer-encoding') ?? -1;
+    expect(seen?.headers[te + 1]).toBe('\xa0gzip, chunked');
+  });
 });
