@@ -7,7 +7,8 @@ import { rawExchange } from '../helpers/raw.js';
  * The connections Baton's own parser declines go to node:http (llhttp), whose reading Baton then
  * trusts. What the end-to-end differential replay (test/integration/differential.test.ts) found
  * there, each on a raw socket: `Expect: 100-continue` (which Baton's parser declines) puts a
- * connection on that path. The app records what reached it, in order, with timings.
+ * connection on that path. The app records what reached it, in order, with timings. Last, what
+ * the replay found on Baton's own connections.
  */
 const APP = path.join(ROOT, 'test/fixtures/ordered-app.js');
 /** A raw TCP app that logs the request line of every head it reads (test/fixtures/raw-app.js). */
@@ -127,5 +128,14 @@ describe('node:http connections', () => {
     const [seen] = await seenFor('nbsp-coding');
     const te = seen?.headers.findIndex((h) => h.toLowerCase() === 'transfer-encoding') ?? -1;
     expect(seen?.headers[te + 1]).toBe('\xa0gzip, chunked');
+  });
+});
+
+describe("Baton's own connections", () => {
+  it('a refusal of a HEAD request line carries no body', async () => {
+    // No version: an HTTP/0.9 request line, which llhttp takes and Baton refuses with 505.
+    const r = await rawExchange(baton!.port, ['HEAD /x\r\nHost: x\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 505 /);
+    expect(r.reply.endsWith('\r\n\r\n')).toBe(true);
   });
 });
