@@ -5,6 +5,14 @@ import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } f
 const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
 const NONE: BodyFraming = { kind: 'none' };
 
+/** The fields that act on framing or the connection, refused as trailers (as http1/chunked.ts refuses them). */
+const CONTROL_FIELDS = new Set(['connection', 'content-length', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function hasControlField(trailers: readonly string[]): boolean {
+  for (let i = 0; i < trailers.length; i += 2) if (CONTROL_FIELDS.has(trailers[i]!.toLowerCase())) return true;
+  return false;
+}
+
 /**
  * A request node:http parsed (the connections Baton's own parser declined: see h1/), behind the
  * same interface as Baton's own. llhttp has validated its framing; the target may be in
@@ -126,7 +134,12 @@ export class NodeDownstream implements Downstream {
   #reqOnEnd = (): void => {
     const sink = this.#sink;
     this.#detachBody();
-    sink?.onBodyEnd(this.#req.rawTrailers);
+    const trailers = this.#req.rawTrailers;
+    // llhttp takes an empty `Transfer-Encoding:` as a trailer; Baton's own decoder refuses framing
+    // and connection fields there (RFC 9110 6.5.1), and the writer cannot send them on (it threw
+    // in this 'end' listener, and Baton exited: differential replay, issue 17). Refused the same way.
+    if (hasControlField(trailers)) sink?.onBodyError('malformed');
+    else sink?.onBodyEnd(trailers);
   };
 
   #reqOnAborted = (): void => {
@@ -154,17 +167,22 @@ export class NodeDownstream implements Downstream {
   };
 }
 
-/** What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. */
+/** Optional whitespace around a list element: SP and HTAB only (`trim` also takes 0xA0, 0x0B, 0x0C). */
+const OWS = /^[ \t]+|[ \t]+$/g;
+
+/**
+ * What llhttp read: Transfer-Encoding (chunked last, it checked) or Content-Length. A
+ * Transfer-Encoding that names no coding at all (`Transfer-Encoding:`) is none to llhttp: it
+ * reads no chunked body there, so neither does Baton. The codings go on as llhttp read them:
+ * trimmed with `trim`, `\xa0gzip` became gzip (differential replay, issue 17).
+ */
 function framing(req: http.IncomingMessage): BodyFraming {
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined) {
-    const codings = te
-      .toLowerCase()
-      .split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== '');
-    return { kind: 'chunked', codings: codings.slice(0, -1) };
-  }
+  const codings = (req.headers['transfer-encoding'] ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((c) => c.replace(OWS, ''))
+    .filter((c) => c !== '');
+  if (codings.length > 0) return { kind: 'chunked', codings: codings.slice(0, -1) };
   const length = Number(req.headers['content-length'] ?? 0);
   return length > 0 ? { kind: 'length', length } : NONE;
 }

@@ -16,6 +16,7 @@ import { RequestPath, type ProxyObserver } from './request-path.js';
 import { Upgrades } from './upgrades.js';
 import { H1Server } from './h1/server.js';
 import { NodeDownstream, splitTarget } from './node-downstream.js';
+import { NodeConnections } from './node-connections.js';
 import { rawError } from './raw-error.js';
 import { H2Server } from './h2/server.js';
 import type { TlsEdge } from '../tls/edge.js';
@@ -68,6 +69,8 @@ export class ProxyServer {
   readonly #listener: net.Server;
   readonly #h1: H1Server;
   readonly #node: http.Server;
+  readonly #nodeConnections = new NodeConnections((req, res) => this.#nodeServe(req, res, false));
+  readonly #secureNodeConnections = new NodeConnections((req, res) => this.#nodeServe(req, res, true));
   readonly #path: RequestPath;
   readonly #upgrades: Upgrades;
   readonly #opts: ProxyServerOptions;
@@ -144,12 +147,15 @@ export class ProxyServer {
       maxHeaderSize: l.maxHeaderSize,
       noDelay: true,
       connectionsCheckingInterval: checkIntervalMs,
+      // Refused by #nodeConnections instead, which also stops what is pipelined behind it.
+      requireHostHeader: false,
     });
     // Node silently drops headers past maxHeadersCount; keep one more so the request path can tell and refuse.
     node.maxHeadersCount = l.maxHeadersCount + 1;
     node.on('request', secure ? this.#nodeOnSecureRequest : this.#nodeOnRequest);
     node.on('upgrade', secure ? this.#nodeOnSecureUpgrade : this.#nodeOnUpgrade);
-    node.on('clientError', this.#nodeOnClientError);
+    node.on('connect', secure ? this.#nodeOnSecureConnect : this.#nodeOnConnect);
+    node.on('clientError', secure ? this.#nodeOnSecureClientError : this.#nodeOnClientError);
     return node;
   }
 
@@ -241,20 +247,26 @@ export class ProxyServer {
     this.#secure?.edge.closeAll();
   }
 
-  #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeRequest(req, res, false);
-  #nodeOnSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeRequest(req, res, true);
+  #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeConnections.admit(req, res);
+  #nodeOnSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#secureNodeConnections.admit(req, res);
 
-  #nodeRequest(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): void {
+  /** A request node:http read, once its turn on its connection has come (node-connections.ts). */
+  #nodeServe(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): void {
     if (this.#path.stopping) res.shouldKeepAlive = false;
     this.#path.handle(new NodeDownstream(req, res, { secure, maxBody: this.#opts.limits.maxBodyBytes }));
   }
 
-  #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.#nodeUpgrade(req, socket, head, false);
-  #nodeOnSecureUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.#nodeUpgrade(req, socket, head, true);
+  #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void =>
+    this.#nodeConnections.takeOver(socket, () => this.#nodeUpgrade(req, socket, head, false));
+  #nodeOnSecureUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void =>
+    this.#secureNodeConnections.takeOver(socket, () => this.#nodeUpgrade(req, socket, head, true));
 
+  /** An upgrade node:http read, once the answers before it have gone out. */
   #nodeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
-    // node:http sends every Upgrade request here; Baton proxies WebSockets only.
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET') return rawError(socket, 400);
+    // node:http sends every Upgrade request here; Baton proxies WebSockets only, without a body
+    // (llhttp read one, which the handshake would drop: differential replay, issue 17).
+    const bodyless = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) return rawError(socket, 400, undefined, req.method === 'HEAD');
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
       { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure },
@@ -263,13 +275,22 @@ export class ProxyServer {
     );
   }
 
-  #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => {
+  /** CONNECT, read by node:http: refused as Baton's own parser refuses it, in its turn. */
+  #nodeOnConnect = (req: http.IncomingMessage, socket: Duplex): void =>
+    this.#nodeConnections.takeOver(socket, () => rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)'));
+  #nodeOnSecureConnect = (req: http.IncomingMessage, socket: Duplex): void =>
+    this.#secureNodeConnections.takeOver(socket, () => rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)'));
+
+  #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#nodeConnections);
+  #nodeOnSecureClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#secureNodeConnections);
+
+  #nodeClientError(err: NodeJS.ErrnoException, socket: Duplex, connections: NodeConnections): void {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.#log.debug({ code: err.code, reason: err.message }, 'bad request from client');
-    rawError(socket, status, err.code);
-  };
+    connections.refuse(socket, status, err.code);
+  }
 }

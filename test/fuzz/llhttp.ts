@@ -74,10 +74,11 @@ export const LLHTTP_VERSION: string = process.versions.llhttp ?? 'unknown';
 
 /**
  * Parses `bytes` as llhttp does in node:http (`request`) or its client (`response`, answering a
- * `requestMethod` request: HEAD answers and 1xx have no body, as the client tells llhttp).
+ * `requestMethod` request: HEAD answers and 1xx have no body, as the client tells llhttp). Pipelined
+ * requests: one method per request, the n-th for the n-th final (non-1xx) answer.
  * `eof`: the connection closes after the bytes (ends a close-delimited response body).
  */
-export function llhttpParse(bytes: Buffer, type: 'request' | 'response', requestMethod = 'GET', eof = true): LlResult {
+export function llhttpParse(bytes: Buffer, type: 'request' | 'response', requestMethod: string | readonly string[] = 'GET', eof = true): LlResult {
   const p = new HTTPParser();
   p.initialize(type === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, 1 << 24, HTTPParser.kLenientNone);
   const messages: LlMessage[] = [];
@@ -88,6 +89,7 @@ export function llhttpParse(bytes: Buffer, type: 'request' | 'response', request
   let offset = 0;
   let inMessage = false;
   let upgraded = false;
+  let answers = 0;
 
   p[HTTPParser.kOnMessageBegin] = () => {
     inMessage = true;
@@ -130,8 +132,11 @@ export function llhttpParse(bytes: Buffer, type: 'request' | 'response', request
     messages.push(current);
     bodyParts = [];
     if (upgrade) upgraded = true;
-    if (type === 'response' && (requestMethod === 'HEAD' || (status !== undefined && status >= 100 && status < 200))) return 1;
-    return 0;
+    if (type !== 'response') return 0;
+    if (status !== undefined && status >= 100 && status < 200) return 1;
+    const answering = typeof requestMethod === 'string' ? requestMethod : requestMethod[Math.min(answers, requestMethod.length - 1)];
+    answers++;
+    return answering === 'HEAD' ? 1 : 0;
   };
   p[HTTPParser.kOnBody] = (b: Buffer) => {
     bodyParts.push(Buffer.from(b));

@@ -105,7 +105,8 @@ export class H1Connection implements H1Owner {
       case 'reject':
         this.#gone = true;
         this.#server.forget(this);
-        rawError(this.socket, result.status, result.reason);
+        // The answer to a HEAD request has no body, even a refusal (RFC 9110 9.3.2).
+        rawError(this.socket, result.status, result.reason, isHead(buf));
         return false;
       case 'head':
         break;
@@ -301,5 +302,11 @@ export class H1Connection implements H1Owner {
 }
 
 const EMPTY = Buffer.alloc(0);
+const HEAD = Buffer.from('HEAD ');
+
+/** Whether the request line in `buf` is a HEAD one. */
+function isHead(buf: Buffer): boolean {
+  return buf.length >= HEAD.length && buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) === 0;
+}
 
 function ignore(): void {}
