@@ -117,6 +117,8 @@ function resolvePaths(raw: RawConfig, absFile: string): Config {
     stateFile: resolve(dir, raw.stateFile ?? `${stem}.state.json`),
     trustedProxies: raw.trustedProxies,
     limits: raw.limits,
+    accessLog: raw.accessLog.path === 'stdout' ? raw.accessLog : { ...raw.accessLog, path: resolve(dir, raw.accessLog.path) },
+    traceparent: raw.traceparent,
     services,
   };
 }

@@ -17,6 +17,7 @@ import { Upgrades } from './upgrades.js';
 import { H1Server } from './h1/server.js';
 import { NodeDownstream, splitTarget } from './node-downstream.js';
 import { rawError } from './raw-error.js';
+import { TraceContext, type TraceparentMode } from './trace-context.js';
 
 export type { ProxyObserver } from './request-path.js';
 
@@ -30,6 +31,8 @@ export interface ProxyServerOptions {
   observer?: ProxyObserver;
   /** The transport to upstreams (tests may pass their own); Baton's own `net` one by default. */
   transport?: Transport;
+  /** W3C traceparent handling (issue 16); `generate` by default. */
+  traceparent?: TraceparentMode;
 }
 
 function authorityOf(at: HostPort): string {
@@ -59,6 +62,7 @@ export class ProxyServer {
   readonly #log: Logger;
   readonly #limits: LimitsConfig;
   readonly #trusted: Set<string>;
+  readonly #trace: TraceContext;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -75,6 +79,7 @@ export class ProxyServer {
       observer: opts.observer ?? {},
       log: opts.log,
       trusted: this.#trusted,
+      trace: (this.#trace = new TraceContext(opts.traceparent)),
     };
     this.#path = new RequestPath({ ctx, ownRoutes: new OwnRoutes(clientScript()), fallbackAuthority }, routerOf(opts.services));
     this.#upgrades = new Upgrades({ ctx, hub: opts.hub, log: opts.log, router: () => this.#path.router, fallbackAuthority: () => this.#path.fallbackAuthority });
@@ -121,6 +126,11 @@ export class ProxyServer {
     this.#node.headersTimeout = limits.headersTimeoutMs;
     this.#node.requestTimeout = limits.requestTimeoutMs;
     this.#node.maxHeadersCount = limits.maxHeadersCount + 1;
+  }
+
+  /** A new traceparent setting (a reload): it applies to the next request. */
+  setTraceparent(mode: TraceparentMode): void {
+    this.#trace.mode = mode;
   }
 
   /** Start listening; resolves with the bound address (port 0 picks a free one). */
