@@ -149,6 +149,9 @@ export const PAGE_JS = String.raw`(function () {
     g.fillStyle = styles.getPropertyValue('--muted');
     g.font = '10px system-ui, sans-serif';
     g.fillText(fmtNum(max, 2) + box._unit, 4, 11);
+    g.textAlign = 'right';
+    g.fillText((WINDOW_S / 60) + ' min', w - 4, 11);
+    g.textAlign = 'left';
     var last = [];
     lines.forEach(function (l) {
       var values = s ? s[l.key] : [];
@@ -200,7 +203,8 @@ export const PAGE_JS = String.raw`(function () {
     if (e.steps && (e.steps.length > 0 || e.outcome === 'running')) {
       var steps = el('div', 'steps');
       e.steps.forEach(function (st) { steps.appendChild(stepSpan(st)); });
-      if (e.outcome === 'running' && swapping) steps.appendChild(stepSpan({ step: swapping.step, ms: swapping.elapsed_ms, at_ms: null }, 'now'));
+      // The step under way, from the last tick (a second old at most): unless its event came since.
+      if (e.outcome === 'running' && swapping && !e.steps.some(function (st) { return st.step === swapping.step; })) steps.appendChild(stepSpan({ step: swapping.step, ms: swapping.elapsed_ms, at_ms: null }, 'now'));
       if (e.outcome === 'failed' && e.error && e.error.step) steps.appendChild(stepSpan({ step: e.error.step, ms: 0, at_ms: e.ms }, 'fail'));
       li.appendChild(steps);
     }
@@ -243,7 +247,7 @@ export const PAGE_JS = String.raw`(function () {
     if (!st) return;
     var main = document.getElementById('services');
     var names = Object.keys(st.services);
-    var empty = main.querySelector('.empty');
+    var empty = main.querySelector(':scope > .empty');
     if (empty) main.removeChild(empty);
     main.querySelectorAll('.svc').forEach(function (card) { if (names.indexOf(card.getAttribute('data-service')) === -1) main.removeChild(card); });
     names.forEach(function (name) {
@@ -253,7 +257,7 @@ export const PAGE_JS = String.raw`(function () {
       var badges = card.querySelector('.badges');
       badges.textContent = '';
       stateBadges(s).forEach(function (b) { var e = el('span', 'badge ' + b, b); e.setAttribute('data-state', b); badges.appendChild(e); });
-      card.querySelector('.routes').textContent = s.hosts.join(', ') + ((s.paths || ['/']).join(',') === '/' ? '' : ' ' + s.paths.join(', '));
+      card.querySelector('.routes').textContent = 'hosts ' + s.hosts.join(', ') + ((s.paths || ['/']).join(',') === '/' ? '' : ' · paths ' + s.paths.join(', '));
       var facts = card.querySelector('.facts');
       facts.textContent = '';
       facts.appendChild(fact('Active', s.active ? s.active.version : '-', 'active'));

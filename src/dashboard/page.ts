@@ -8,6 +8,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>Baton</title>
 <link rel="stylesheet" href="app.css">
 <script src="app.js" defer></script>

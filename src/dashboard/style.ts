@@ -9,6 +9,7 @@ export const PAGE_CSS = String.raw`:root {
   :root { --bg: #111418; --card: #1a1f25; --fg: #e6e9ed; --muted: #98a1ad; --line: #2b323a; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); color: var(--fg); }
 header { display: flex; align-items: baseline; gap: 16px; padding: 12px 20px; border-bottom: 1px solid var(--line); background: var(--card); }
 header h1 { font-size: 18px; margin: 0; }
@@ -52,8 +53,8 @@ h3 { font-size: 13px; margin: 6px 0; color: var(--muted); font-weight: 600; }
 .entry .what { font-weight: 600; }
 .entry .what .by, .entry .what .dur { font-weight: 400; color: var(--muted); margin-left: 8px; }
 .entry .err { grid-column: 2; color: var(--bad); font-size: 12px; }
-.steps { grid-column: 2; display: flex; gap: 2px; min-height: 20px; }
-.step { flex: 1 1 0; min-width: 52px; overflow: hidden; white-space: nowrap; text-overflow: ellipsis; font-size: 11px; padding: 2px 4px; border-radius: 3px; background: var(--line); font-variant-numeric: tabular-nums; }
+.steps { grid-column: 2; display: flex; flex-wrap: wrap; gap: 2px; min-height: 20px; }
+.step { flex: 1 0 auto; white-space: nowrap; font-size: 11px; padding: 2px 4px; border-radius: 3px; background: var(--line); font-variant-numeric: tabular-nums; }
 .step.now { background: var(--info); color: #fff; animation: pulse 1s ease-in-out infinite alternate; }
 .step.fail { background: var(--bad); color: #fff; }
 @keyframes pulse { from { opacity: .6; } to { opacity: 1; } }
