@@ -308,7 +308,7 @@ export class Baton implements ControlApi {
   }
 
   series(): SeriesBody {
-    return this.#series.body();
+    return this.#series.body(this.#services.keys());
   }
 
   subscribe(listener: (e: LiveEvent) => void): () => void {

@@ -131,9 +131,10 @@ export class History {
   query(opts: { service?: string; n?: number; kind?: HistoryKind } = {}): HistoryEntry[] {
     const n = Math.min(opts.n ?? MAX_QUERY, MAX_QUERY);
     const match = (e: HistoryEntry): boolean => (opts.service === undefined || e.service === opts.service) && (opts.kind === undefined || e.kind === opts.kind);
-    const all = [...this.#file.entries.filter(match), ...[...this.#running].filter(match)];
-    all.sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
-    return all.slice(0, n);
+    // Oldest first as kept; newest first by start time, later-kept first among equal times.
+    const all = [...this.#file.entries.filter(match), ...[...this.#running].filter(match)].map((e, i) => ({ e, i, t: Date.parse(e.started_at) }));
+    all.sort((a, b) => b.t - a.t || b.i - a.i);
+    return all.slice(0, n).map((x) => x.e);
   }
 
   /** Whether any record names `service` (one removed by a reload still has its history). */

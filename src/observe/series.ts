@@ -124,11 +124,11 @@ export class Series {
     return out;
   }
 
-  /** The last `points` points of every service, as columns. */
-  body(points = SERIES_POINTS): SeriesBody {
+  /** The points of every service of `names` (none yet for one not ticked), as columns. */
+  body(names: Iterable<string>): SeriesBody {
     const services: SeriesBody['services'] = {};
-    for (const [name, s] of this.#services) {
-      const pts = s.points.slice(-points);
+    for (const name of names) {
+      const pts = this.#services.get(name)?.points ?? [];
       services[name] = {
         t: pts.map((p) => p.t),
         rps: pts.map((p) => p.rps),
