@@ -3,8 +3,8 @@
  * JSON object and a newline. Pure. Written field by field rather than through pino's generic
  * object serializer: that one costs 2-3x as much per line (it looks up serializers and quotes
  * every key of every line), and the whole access log must stay within 10% of a request's cost.
- * Strings from the request (host, path, user agent, request id, traceparent) are escaped by
- * JSON.stringify unless they are plain printable ASCII without `"` or `\`.
+ * Strings from the request (host, path, user agent, request id, client, traceparent) are
+ * escaped by JSON.stringify unless they are plain printable ASCII without `"` or `\`.
  */
 
 /** The fields of a line, in order (docs/observability.md has the table). */
@@ -39,9 +39,17 @@ function str(s: string | null | undefined): string {
   return PLAIN.test(s) ? `"${s}"` : JSON.stringify(s);
 }
 
-/** Milliseconds to the microsecond. */
-function ms(x: number): number {
-  return Math.round(x * 1000) / 1000;
+/**
+ * Milliseconds to the microsecond, as JSON number text. From integers: a double's shortest
+ * decimal form costs three times as much, and a line has three of them.
+ */
+export function ms(x: number): string {
+  const us = Math.round(x * 1000);
+  if (!(us > 0)) return '0';
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  return `${whole}${frac < 10 ? '.00' : frac < 100 ? '.0' : '.'}${frac}`;
 }
 
 /** RFC 3339 time of `now`, made once per millisecond (a busy proxy logs many lines in one). */
@@ -58,12 +66,20 @@ export class LineClock {
   }
 }
 
+/**
+ * A string Baton made or validated itself, with nothing to escape: a service name or version
+ * (config-validated), a method (an HTTP token), an address, a protocol, an outcome.
+ */
+function safe(s: string | null | undefined): string {
+  return s === null || s === undefined ? 'null' : `"${s}"`;
+}
+
 /** The line: `{"time":"...","kind":...}\n`. */
 export function accessLine(time: string, f: AccessFields): string {
   return (
-    `{"time":"${time}","kind":"${f.kind}","service":${str(f.service)},"host":${str(f.host)},"method":${str(f.method)},"path":${str(f.path)}` +
+    `{"time":"${time}","kind":"${f.kind}","service":${safe(f.service)},"host":${str(f.host)},"method":${safe(f.method)},"path":${str(f.path)}` +
     `,"status":${f.status},"bytes_in":${f.bytes_in},"bytes_out":${f.bytes_out},"duration_ms":${ms(f.duration_ms)},"ttfb_ms":${f.ttfb_ms === null ? 'null' : ms(f.ttfb_ms)}` +
-    `,"version":${str(f.version)},"upstream":${str(f.upstream)},"request_id":${str(f.request_id)},"client":${str(f.client)},"user_agent":${str(f.user_agent)}` +
-    `,"protocol":${str(f.protocol)},"tls":${str(f.tls)},"held_ms":${ms(f.held_ms)},"attempts":${f.attempts},"outcome":${str(f.outcome)},"traceparent":${str(f.traceparent)}}\n`
+    `,"version":${safe(f.version)},"upstream":${safe(f.upstream)},"request_id":${str(f.request_id)},"client":${str(f.client)},"user_agent":${str(f.user_agent)}` +
+    `,"protocol":${safe(f.protocol)},"tls":${safe(f.tls)},"held_ms":${ms(f.held_ms)},"attempts":${f.attempts},"outcome":${safe(f.outcome)},"traceparent":${str(f.traceparent)}}\n`
   );
 }

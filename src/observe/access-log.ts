@@ -41,8 +41,10 @@ export interface AccessLogOptions {
   random?: () => number;
 }
 
-/** A batch this long is handed over at once, without waiting for the end of the turn. */
-const BATCH_BYTES = 64 * 1024;
+/** Lines wait at most this long for their batch... */
+const FLUSH_MS = 100;
+/** ...or until the batch is this long. */
+const BATCH_BYTES = 32 * 1024;
 
 export class AccessLog {
   #config: AccessLogConfig;
@@ -56,8 +58,9 @@ export class AccessLog {
   /** close() ran (Baton stopping, or a reload turned the log off): a reconfigure opens it again. */
   #closed = false;
   /** Lines not yet handed to the destination (this event-loop turn's). */
-  #pending = '';
-  #scheduled = false;
+  #pending: string[] = [];
+  #pendingBytes = 0;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: AccessLogOptions) {
     this.#config = opts.config;
@@ -244,29 +247,35 @@ export class AccessLog {
   }
 
   /**
-   * Lines of one event-loop turn are handed to the destination together: one write for many
-   * lines, rather than sonic-boom appending (and measuring) its buffer once a line.
+   * Lines are handed to the destination in batches, every FLUSH_MS or BATCH_BYTES, whichever
+   * comes first (nginx's `access_log ... buffer= flush=`): a write (a system call, a trip to
+   * libuv's thread pool) per line, or per event-loop turn, cost more than the line itself.
    */
   #write(fields: AccessFields): void {
     if (this.#closed) return;
     this.#lines++;
-    this.#pending += accessLine(this.#clock.iso(Date.now()), fields);
-    if (this.#pending.length >= BATCH_BYTES) this.#flush();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushSoon);
+    const line = accessLine(this.#clock.iso(Date.now()), fields);
+    this.#pending.push(line);
+    this.#pendingBytes += line.length;
+    if (this.#pendingBytes >= BATCH_BYTES) this.#flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(this.#flushSoon, FLUSH_MS);
+      this.#timer.unref();
     }
   }
 
   #flushSoon = (): void => {
-    this.#scheduled = false;
+    this.#timer = undefined;
     this.#flush();
   };
 
   #flush(): void {
-    if (this.#pending === '' || this.#closed) return;
-    const batch = this.#pending;
-    this.#pending = '';
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.length === 0 || this.#closed) return;
+    const batch = this.#pending.join('');
+    this.#pending = [];
+    this.#pendingBytes = 0;
     this.#dest.write(batch);
   }
 }

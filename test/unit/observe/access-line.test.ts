@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { accessLine, LineClock, type AccessFields } from '../../../src/observe/access-line.js';
+import { accessLine, LineClock, ms, type AccessFields } from '../../../src/observe/access-line.js';
 import { clientAddress } from '../../../src/proxy/client-address.js';
 
 const FIELDS: AccessFields = {
@@ -44,6 +44,22 @@ describe('accessLine', () => {
     expect(parsed.user_agent).toBe('x\u0000y\n"}{"injected":1');
     expect(parsed.host).toBe('h\u00e9te');
     expect(parsed).not.toHaveProperty('injected');
+  });
+
+  it('writes milliseconds to the microsecond as JSON numbers', () => {
+    for (const [x, text] of [
+      [0, '0'],
+      [-1, '0'],
+      [0.0004, '0'],
+      [0.001, '0.001'],
+      [0.0456, '0.046'],
+      [1.2346, '1.235'],
+      [12.5, '12.500'],
+      [1000.0001, '1000'],
+    ] as const) {
+      expect(ms(x)).toBe(text);
+      expect(JSON.parse(ms(x))).toBeCloseTo(Math.max(0, x), 3);
+    }
   });
 
   it('the clock makes one string per millisecond', () => {
