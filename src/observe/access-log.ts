@@ -1,8 +1,9 @@
 /**
  * The access log (issue 16): one JSON line per request, and per WebSocket or upgrade when it
  * ends (access-line.ts), written to stdout or a file through pino's asynchronous destination
- * (`pino.destination({ sync: false })`, sonic-boom). Writing never blocks the data path: the
- * destination writes whole batches off the event loop; past `buffer` bytes waiting for a slow disk, new lines are dropped and counted
+ * (`pino.destination({ sync: false })`, sonic-boom). Writing never blocks the data path: lines
+ * are batched (100 ms or 32 KiB) and the destination writes them off the event loop; past
+ * `buffer` bytes waiting for a slow disk, new lines are dropped and counted
  * (`baton_access_log_dropped_total`) rather than held in memory or slowing requests. A file is
  * reopened on SIGUSR1 (logrotate's `postrotate`): lines written meanwhile wait in the buffer,
  * none is lost.
@@ -57,7 +58,7 @@ export class AccessLog {
   #drops = 0;
   /** close() ran (Baton stopping, or a reload turned the log off): a reconfigure opens it again. */
   #closed = false;
-  /** Lines not yet handed to the destination (this event-loop turn's). */
+  /** Lines not yet handed to the destination (the batch being gathered). */
   #pending: string[] = [];
   #pendingBytes = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -231,7 +232,7 @@ export class AccessLog {
     const dest = pino.destination({
       dest: toFile ? config.path : 1,
       sync: false,
-      // Each line is written as soon as no write is under way: batches form under load only.
+      // A batch is written as soon as no write is under way (batching is done here, not there).
       minLength: 0,
       maxLength: config.bufferBytes,
       ...(toFile ? { mkdir: true } : {}),
