@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
-import type { Instance, Runtime } from './runtime/runtime.js';
+import type { Instance, Runtime, SavedInstance } from './runtime/runtime.js';
+import type { Release } from './upstream/release.js';
 import { Service, type Supervision, type SwapKind } from './service.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
@@ -17,6 +18,11 @@ import { waitHealthy, probe } from './upstream/health.js';
 import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
+import { diffConfig } from './config/diff.js';
+import { stopLeftoverApps } from './runtime/leftovers.js';
+import type { LogOutput } from './log/output.js';
+import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
+import type { ListenerName } from './upgrade/protocol.js';
 // Observability (issue 16): the access log, the deploy history, the dashboard's series and stream.
 import { Observers } from './observe/observers.js';
 import { Series, type Gauges } from './observe/series.js';
@@ -37,6 +43,20 @@ export interface BatonOptions {
   /** Grace between SIGTERM (docker stop) and the forceful kill of an old version. */
   stopGraceMs?: number;
   version?: string;
+  /** How `baton upgrade` starts the next Baton, and where this one logs; without it, upgrade is refused. */
+  upgrade?: { command: UpgradeHost['command']; output: LogOutput; readyTimeoutMs?: number };
+}
+
+/** Started by `baton upgrade`: adopt what runs (start nothing), then accept on the predecessor's sockets. */
+export interface Takeover {
+  listeners: Partial<Record<ListenerName, number>>;
+  /** Every instance is adopted and healthy; may refuse (then start() rejects). */
+  adopted(services: Record<string, { version: string; instances: number; canary?: string }>): Promise<void>;
+}
+
+/** What the state file keeps of a release's process-runtime instances. */
+function descriptors(release: Release): SavedInstance[] {
+  return release.upstreams.flatMap((u) => (u.instance.descriptor === undefined || u.instance.exitInfo !== undefined ? [] : [u.instance.descriptor()]));
 }
 
 /** The service's own maintenance page, if `maintenance.page` names one (unreadable: refused, naming the file). */
@@ -48,6 +68,10 @@ async function readMaintenancePage(service: Service): Promise<string | undefined
   } catch (err) {
     throw new BatonError('CONFIG_UNREADABLE', `services.${service.name}.maintenance.page: cannot read ${file}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+function upgradeRunning(): BatonError {
+  return new BatonError('UPGRADE_IN_PROGRESS', 'Baton is upgrading itself: try again when `baton upgrade` is done');
 }
 
 /** Baton's own version, shown in status. */
@@ -74,6 +98,12 @@ export class Baton implements ControlApi {
   #control: ControlServer | undefined;
   #listen = '';
   #startedAt = Date.now();
+  #upgrading: Promise<UpgradeDone> | undefined;
+  /** Set once a successor is Baton: this process decides nothing more (no state write). */
+  #handedOver = false;
+  #exitAfterHandover!: () => void;
+  /** Resolves when this process has handed over to a successor and finished: it may exit, leaving the apps running. */
+  readonly handedOver = new Promise<void>((resolve) => (this.#exitAfterHandover = resolve));
   // --- observability (issue 16) ---
   readonly #series = new Series();
   readonly #observers: Observers;
@@ -108,7 +138,7 @@ export class Baton implements ControlApi {
    * Bring every service up (adopting what already runs), then open the public listener and
    * the control socket. Resolves when all services are healthy and both listen.
    */
-  async start(): Promise<void> {
+  async start(takeover?: Takeover): Promise<void> {
     const config = this.#config;
     this.#control = new ControlServer({
       path: config.control.socket,
@@ -116,12 +146,15 @@ export class Baton implements ControlApi {
       log: this.#log.child({ component: 'control' }),
       ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, tokens: await readTokens(config.control.tcp.tokenFile) } }),
     });
-    await this.#control.check();
+    // A successor's socket is live: its predecessor answers there.
+    if (takeover === undefined) await this.#control.check();
     await this.#history.load();
     const saved = await this.#state.read();
+    if (takeover === undefined) {
+      // A crash left apps of services since removed from the config: nothing will adopt them.
+      void stopLeftoverApps(saved, new Set(Object.keys(config.services)), this.#stopGrace(), this.#log).catch((err: unknown) => this.#log.warn({ err }, 'leftover apps not stopped'));
+    }
     for (const sc of Object.values(config.services)) this.#services.set(sc.name, await this.#makeService(sc));
-    // The listener is bound before any app starts (a taken port fails fast, naming it); until a
-    // service is up, its requests wait at its gate as in a swap's hold.
     this.#proxy = new ProxyServer({
       listen: config.listen,
       services: [...this.#services.values()],
@@ -132,28 +165,71 @@ export class Baton implements ControlApi {
       observer: this.#observers,
       traceparent: config.traceparent,
     });
-    const bound = await this.#proxy.listen().catch((err: NodeJS.ErrnoException) => {
-      throw listenError(err, 'listen', config.listen);
-    });
-    this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+    // The listener is bound before any app starts (a taken port fails fast, naming it); until a
+    // service is up, its requests wait at its gate as in a swap's hold. A successor accepts only
+    // once everything is adopted: until then its predecessor serves.
+    if (takeover === undefined) await this.#listenPublic();
     for (const s of this.#services.values()) s.gate.hold('swap');
     try {
       // Services come up in parallel; Baton is ready only when all are.
       await Promise.all(
         [...this.#services.values()].map(async (s) => {
           const remembered = saved.services[s.name];
-          await bringUp(s, remembered, this.#swapDeps());
+          await bringUp(s, remembered, this.#swapDeps(), { adoptOnly: takeover !== undefined });
           if (remembered?.maintenance !== undefined) s.setMaintenance({ ...remembered.maintenance, page: await readMaintenancePage(s) });
         }),
       );
+      if (takeover !== undefined) {
+        await takeover.adopted(this.#adoptedSummary());
+        await this.#listenPublic(takeover.listeners.public);
+      }
     } finally {
       for (const s of this.#services.values()) s.gate.release('swap');
     }
-    await this.#control.listen();
+    await this.#control.listen(takeover === undefined ? {} : { control: takeover.listeners.control, tcp: takeover.listeners['control-tcp'] });
     this.#ticker = setInterval(() => this.#tick(), 1000);
     this.#ticker.unref();
+    if (takeover === undefined) await this.#persist();
+    this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()], takeover: takeover !== undefined }, takeover === undefined ? 'baton started' : 'baton ready to take over');
+  }
+
+  async #listenPublic(fd?: number): Promise<void> {
+    const config = this.#config;
+    const bound = await this.#proxy!.listen(fd).catch((err: NodeJS.ErrnoException) => {
+      throw listenError(err, 'listen', config.listen);
+    });
+    this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
+  }
+
+  /** A successor's predecessor is gone: this process is Baton now (it writes the state file from here on). */
+  async takeCharge(): Promise<void> {
     await this.#persist();
-    this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()] }, 'baton started');
+    this.#log.info({ pid: process.pid }, 'baton in charge');
+  }
+
+  /**
+   * A successor that cannot take over: close its copies of the sockets (the socket file stays,
+   * its predecessor's) and let go of the apps it adopted, stopping none.
+   */
+  async abandon(): Promise<void> {
+    this.#handedOver = true;
+    for (const s of this.#services.values()) s.shutdown();
+    this.#control?.handOver();
+    void this.#proxy?.stopAccepting();
+    this.#proxy?.closeAll();
+    for (const s of this.#services.values()) {
+      for (const u of s.upstreams()) u.close();
+      s.runtime.close?.();
+    }
+  }
+
+  #adoptedSummary(): Record<string, { version: string; instances: number; canary?: string }> {
+    const out: Record<string, { version: string; instances: number; canary?: string }> = {};
+    for (const [name, s] of this.#services) {
+      const canary = s.canary?.release.version;
+      out[name] = { version: s.active?.version ?? '', instances: s.upstreams().length, ...(canary === undefined ? {} : { canary }) };
+    }
+    return out;
   }
 
   /**
@@ -240,6 +316,7 @@ export class Baton implements ControlApi {
   /** Re-read the config file and apply it (see reload.ts). One at a time; an invalid file changes nothing. */
   reload(by: Caller = SOCKET): Promise<ReloadReport> {
     if (this.#reloading !== undefined) return Promise.reject(new BatonError('RELOAD_IN_PROGRESS', 'a reload is already running'));
+    if (this.#upgrading !== undefined) return Promise.reject(upgradeRunning());
     if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
     const file = this.#config.file;
     if (file === '<default>') return Promise.reject(new BatonError('BAD_REQUEST', 'Baton serves its embedded default: there is no config file to reload (start it with -c FILE)'));
@@ -265,9 +342,42 @@ export class Baton implements ControlApi {
     return run;
   }
 
+  /**
+   * Replace this process with a new Baton from the installed code, listeners and apps handed
+   * over (see upgrade/handover.ts). One at a time, never during a swap or a reload.
+   */
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, given: { readyTimeoutMs?: number } = {}): Promise<UpgradeDone> {
+    const opts = this.#opts.upgrade;
+    if (opts === undefined) return Promise.reject(new BatonError('BAD_REQUEST', 'this Baton was not started by `baton start`: it cannot start a successor'));
+    if (this.#upgrading !== undefined) return Promise.reject(new BatonError('UPGRADE_IN_PROGRESS', 'an upgrade is already running'));
+    // A container's PID 1 ending ends the container, successor included.
+    if (process.pid === 1) return Promise.reject(new BatonError('BAD_REQUEST', 'Baton runs as PID 1 (a container without an init): its exit would end the container with the new process; run the container with --init'));
+    if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
+    if (this.#reloading !== undefined) return Promise.reject(new BatonError('RELOAD_IN_PROGRESS', 'a reload is running: upgrade when it is done'));
+    const swapping = [...this.#services.values()].filter((s) => s.swapping !== undefined).map((s) => s.name);
+    if (this.#swaps.size > 0 || this.#retiring.size > 0) {
+      return Promise.reject(new BatonError('SWAP_IN_PROGRESS', `a swap is running${swapping.length > 0 ? ` (${swapping.join(', ')})` : ''}: upgrade when it is done`));
+    }
+    const run = (async () => {
+      await this.#checkConfigUnchanged();
+      const done = await upgrade(this.#upgradeHost({ ...opts, ...given }), emit);
+      if (done.ok) void this.#finishHandover();
+      return done;
+    })();
+    this.#upgrading = run;
+    void run.then(
+      (done) => {
+        if (!done.ok) this.#upgrading = undefined;
+      },
+      () => (this.#upgrading = undefined),
+    );
+    return run;
+  }
+
   /** Maintenance on (every request gets the maintenance page) or off; kept across restarts. */
   async maintenance(name: string, on: boolean, message: string, by: Caller = SOCKET): Promise<MaintenanceReply> {
     const service = this.#service(name);
+    if (this.#upgrading !== undefined) throw upgradeRunning();
     if (on) {
       service.setMaintenance({ message, since: Date.now(), page: await readMaintenancePage(service) });
       this.#hub.broadcast({ type: 'notice', service: name, version: service.active?.version ?? '', message: message === '' ? 'Down for maintenance' : message });
@@ -279,6 +389,7 @@ export class Baton implements ControlApi {
 
   pause(name: string, timeoutMs: number | undefined, by: Caller = SOCKET): PauseReply {
     const service = this.#service(name);
+    if (this.#upgrading !== undefined) throw upgradeRunning();
     service.pause(timeoutMs);
     this.#history.record('pause', name, { version: service.active?.version ?? null, by, detail: { timeout_ms: timeoutMs ?? null } });
     return { service: name, state: 'paused', timeout_ms: timeoutMs ?? null };
@@ -286,6 +397,7 @@ export class Baton implements ControlApi {
 
   resume(name: string, by: Caller = SOCKET): ResumeReply {
     const service = this.#service(name);
+    if (this.#upgrading !== undefined) throw upgradeRunning();
     const released = service.resume();
     this.#history.record('resume', name, { version: service.active?.version ?? null, by, detail: { released } });
     return { service: name, state: service.state, released };
@@ -346,6 +458,7 @@ export class Baton implements ControlApi {
     start: (relay: (e: SwapEvent) => void) => Promise<DoneEvent>,
   ): Promise<SwapEvent> {
     if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
+    if (this.#upgrading !== undefined) return Promise.reject(upgradeRunning());
     const lockedBefore = service.swapping !== undefined;
     const previous = what.previous ?? service.active?.version ?? null;
     let recording: ReturnType<History['swap']> | undefined;
@@ -443,7 +556,7 @@ export class Baton implements ControlApi {
   }
 
   #supervision(): Supervision {
-    return { probe, health: (instance, health, signal) => waitHealthy(instance, health, signal), stopGraceMs: this.#stopGrace() };
+    return { probe, health: (instance, health, signal) => waitHealthy(instance, health, signal), stopGraceMs: this.#stopGrace(), changed: () => void this.#persist().catch(() => {}) };
   }
 
   #swapDeps(): SwapDeps {
@@ -458,18 +571,90 @@ export class Baton implements ControlApi {
   }
 
   #persist(): Promise<void> {
+    if (this.#handedOver) return Promise.resolve();
     const state: SavedState = { services: {} };
     for (const [name, s] of this.#services) {
       const active = s.active;
       if (active === undefined) continue;
       const m = s.maintenance;
+      const canary = s.canary;
+      const paused = s.paused;
+      const instances = descriptors(active);
       state.services[name] = {
         version: active.version,
         ...(s.previousVersion === undefined ? {} : { previous: s.previousVersion }),
         ...(m === undefined ? {} : { maintenance: { message: m.message, since: m.since } }),
+        ...(instances.length === 0 ? {} : { instances }),
+        ...(canary === undefined ? {} : { canary: { version: canary.release.version, percent: canary.percent, instances: descriptors(canary.release) } }),
+        ...(paused === undefined ? {} : { paused }),
       };
     }
     return this.#state.write(state);
+  }
+
+  /** The file on disk must be the config applied: the successor reads it, and must not change what runs. */
+  async #checkConfigUnchanged(): Promise<void> {
+    const file = this.#config.file;
+    if (file === '<default>') return;
+    const onDisk = await loadConfig(file).catch((err: unknown) => {
+      throw new BatonError('CONFIG_CHANGED', `${file} no longer loads (${(err as Error).message}): fix it or reload first; the new Baton would read it`);
+    });
+    const d = diffConfig(this.#config, onDisk);
+    const changed = [...d.added, ...d.removed, ...d.changed.map((c) => c.service), ...d.global, ...d.restart_required];
+    if (changed.length > 0) throw new BatonError('CONFIG_CHANGED', `${file} differs from the config applied (${changed.join(', ')}): run \`baton reload\` first, or restore the file`, { details: { changed } });
+  }
+
+  #upgradeHost(opts: NonNullable<BatonOptions['upgrade']>): UpgradeHost {
+    const services = [...this.#services.values()];
+    return {
+      log: this.#log.child({ component: 'upgrade' }),
+      command: opts.command,
+      outputFd: opts.output.descriptor,
+      tee: (chunk) => void opts.output.write(chunk),
+      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
+      listeners: () => {
+        const p = this.#proxy?.listeners();
+        const c = this.#control?.listeners();
+        return { ...(p === undefined ? {} : { public: p.public }), ...(c === undefined ? {} : { control: c.control, ...(c.tcp === undefined ? {} : { 'control-tcp': c.tcp }) }) };
+      },
+      ticketKeys: () => undefined,
+      persist: () => this.#persist(),
+      stopAccepting: () => {
+        // Decide nothing more: no state write, no restart of a crashed replica (the successor's job).
+        this.#handedOver = true;
+        for (const s of services) s.shutdown();
+        this.#control?.handOver();
+        this.#hub.close(1012, 'baton restarting');
+        // Closed at once; its promise would wait for every connection to end.
+        void this.#proxy?.stopAccepting({ handover: true });
+      },
+      drain: async () => {
+        const reports = await Promise.all(
+          services.flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: s.config.drain.timeoutMs, websocketGraceMs: s.config.drain.websocketGraceMs, signal: this.#stopping.signal }))),
+        );
+        const sum = (k: 'cut' | 'websocketsClosed' | 'streamsEnded'): number => reports.reduce((n, r) => n + r[k], 0);
+        return { cut: sum('cut'), websockets_closed: sum('websocketsClosed'), streams_ended: sum('streamsEnded') };
+      },
+    };
+  }
+
+  /** After a successful upgrade: end the control connections still open (the upgrade's stream), let go of the apps, let the process exit. */
+  async #finishHandover(): Promise<void> {
+    // Keep-alive connections end after their next answer or a second idle; what remains then is cut.
+    const until = performance.now() + 5_000;
+    while ((this.#proxy?.connections ?? 0) > 0 && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
+    this.#proxy?.closeAll();
+    await this.#control?.close();
+    for (const s of this.#services.values()) {
+      for (const u of s.upstreams()) u.close();
+      s.runtime.close?.();
+    }
+    // Issue 16: the last access log lines and history records are written before exiting.
+    clearInterval(this.#ticker);
+    await this.#history.flushed();
+    await this.#accessLog?.close();
+    this.#log.info('handed over to the new Baton: exiting');
+    this.#exitAfterHandover();
   }
 
   #stopGrace(): number {

@@ -15,9 +15,14 @@ import { BatonError } from './errors.js';
 
 const QUIET = { step: (): void => {}, progress: (): void => {} };
 
-export async function bringUp(service: Service, remembered: SavedService | undefined, deps: Pick<SwapDeps, 'health' | 'signal' | 'stopGraceMs'>): Promise<void> {
+export interface BringUpOptions {
+  /** Only adopt what runs (a `baton upgrade`): an instance that cannot be adopted fails the bring-up, none is started. */
+  adoptOnly?: boolean;
+}
+
+export async function bringUp(service: Service, remembered: SavedService | undefined, deps: Pick<SwapDeps, 'health' | 'signal' | 'stopGraceMs'>, opts: BringUpOptions = {}): Promise<void> {
   const log = service.log;
-  const running = await service.runtime.findRunning();
+  const running = await service.runtime.findRunning([...(remembered?.instances ?? []), ...(remembered?.canary?.instances ?? [])]);
   const adopted: Instance[] = [];
   // Newest first, so an older one of the same version (a deploy cut short) is the fallback.
   for (const candidate of running) {
@@ -27,6 +32,11 @@ export async function bringUp(service: Service, remembered: SavedService | undef
     if (await isUp(candidate, service)) adopted.push(candidate);
   }
   let release: Release;
+  if (opts.adoptOnly === true && adopted.length < service.config.replicas) {
+    throw new BatonError('ADOPTION_FAILED', `${service.name}: ${adopted.length} of ${service.config.replicas} instances of ${remembered?.version ?? service.config.version} could be adopted (running and healthy)`, {
+      details: { service: service.name, found: running.length, adopted: adopted.length },
+    });
+  }
   if (adopted.length > 0) {
     // Fewer running than `replicas`: start the rest of the same version beside them.
     const version = adopted[0]!.version;
@@ -42,10 +52,24 @@ export async function bringUp(service: Service, remembered: SavedService | undef
     });
   }
   service.adopt(release, remembered?.previous);
+  // A canary outlives a restart of Baton when its instances do (an upgrade, Docker).
+  const canary = remembered?.canary;
+  const canaryInstances: Instance[] = [];
+  if (canary !== undefined && canary.version !== release.version) {
+    for (const candidate of running) if (candidate.version === canary.version && canaryInstances.length < service.config.replicas && (await isUp(candidate, service))) canaryInstances.push(candidate);
+    if (canaryInstances.length > 0) {
+      service.startCanary(new Release(canary.version, canaryInstances.map((i) => new Upstream(i)), service.config.loadBalancing), canary.percent);
+      log.info({ version: canary.version, percent: canary.percent }, 'canary adopted');
+    } else if (opts.adoptOnly === true) throw new BatonError('ADOPTION_FAILED', `${service.name}: the canary ${canary.version} could not be adopted`, { details: { service: service.name } });
+  }
+  const paused = remembered?.paused;
+  if (paused !== undefined && (paused.until === null || paused.until > Date.now())) service.pause(paused.until === null ? undefined : paused.until - Date.now());
+  // Taking over from a running Baton: what else runs is its own (a version it drains).
+  if (opts.adoptOnly === true) return;
   // The rest are leftovers (replaced while Baton was down, or cut short by a crash): remove
   // them in the background, so serving the adopted ones does not wait on their stop grace.
   // Started before the control socket opens, so no deploy's new container is among them.
-  const kept = release.upstreams.map((u) => u.instance);
+  const kept = [...release.upstreams.map((u) => u.instance), ...canaryInstances];
   const removing = service.runtime.removeStale
     ? service.runtime.removeStale(kept, deps.stopGraceMs)
     : Promise.all(running.filter((other) => !kept.includes(other)).map((other) => other.stop(deps.stopGraceMs)));

@@ -70,7 +70,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       const config = options.config === undefined && !existsSync(DEFAULT_CONFIG) ? defaultConfig() : await loadConfig(path.resolve(options.config ?? DEFAULT_CONFIG));
       if (config.file === '<default>') process.stderr.write(`baton: no ${DEFAULT_CONFIG} here: serving the embedded default (the demo app)\n`);
       const { runStart } = await import('./cli/start.js');
-      return runStart(config, { env, logLevel: env.BATON_LOG_LEVEL ?? 'info', logFormat, color: process.stderr.isTTY === true && (env.NO_COLOR ?? '') === '' });
+      return runStart(config, {
+        env,
+        logLevel: env.BATON_LOG_LEVEL ?? 'info',
+        logFormat,
+        color: process.stderr.isTTY === true && (env.NO_COLOR ?? '') === '',
+        ...(options.pidFile === undefined ? {} : { pidFile: path.resolve(options.pidFile) }),
+        entry: process.argv[1]!,
+      });
     }
     case 'validate':
       arity(0, 0, '');
@@ -97,6 +104,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     case 'reload':
       arity(0, 0, '');
       return control.reload(await target(options, env), options.json);
+    case 'upgrade':
+      arity(0, 0, '');
+      if (options.timeout !== undefined && parseDuration(options.timeout) === undefined) throw new UsageError(`--timeout: expected a duration like "60s", got "${options.timeout}"`, command);
+      return control.upgrade(await target(options, env), options.timeout, options.json);
     case 'maintenance': {
       arity(2, 2, 'SERVICE and on or off');
       const mode = positionals[1]!;

@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'SWAP_IN_PROGRESS'
   | 'NO_PREVIOUS_VERSION'
   | 'NO_CANARY'
+  | 'ADOPTION_FAILED'
+  | 'UPGRADE_IN_PROGRESS'
+  | 'UPGRADE_FAILED'
+  | 'CONFIG_CHANGED'
   | 'MIGRATION_FAILED'
   | 'MIGRATION_TIMEOUT'
   | 'MAINTENANCE'
@@ -61,6 +65,8 @@ export function statusOf(code: ErrorCode): number {
     case 'SWAP_IN_PROGRESS':
     case 'CANARY_IN_PROGRESS':
     case 'RELOAD_IN_PROGRESS':
+    case 'UPGRADE_IN_PROGRESS':
+    case 'CONFIG_CHANGED':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;

@@ -17,6 +17,8 @@ export interface Supervision {
   probe: Probe;
   health: (instance: Instance, health: ServiceConfig['health'], signal: AbortSignal) => Promise<HealthResult>;
   stopGraceMs: number;
+  /** The instances serving changed (a crashed one replaced): remember them. */
+  changed?: () => void;
 }
 
 export type ServiceState = 'serving' | 'swapping' | 'migrating' | 'paused' | 'maintenance';
@@ -127,6 +129,7 @@ export class Service {
             health: supervision.health,
             stopGraceMs: supervision.stopGraceMs,
             log: log.child({ component: 'supervisor' }),
+            ...(supervision.changed === undefined ? {} : { changed: supervision.changed }),
           });
   }
 
@@ -139,6 +142,11 @@ export class Service {
     this.runtime = runtime;
     this.gate.setLimits({ timeoutMs: config.hold.timeoutMs, maxQueued: config.hold.maxQueued });
     for (const r of this.releases()) r.balancing = config.loadBalancing;
+  }
+
+  /** The pause under way: until when (epoch ms; null: until resume). */
+  get paused(): { until: number | null } | undefined {
+    return this.gate.isHeldBy('pause') ? { until: this.#pausedUntil ?? null } : undefined;
   }
 
   get canary(): { release: Release; percent: number } | undefined {

@@ -15,6 +15,7 @@ export interface Options {
   canary?: string;
   message?: string;
   logFormat?: string;
+  pidFile?: string;
   follow: boolean;
   lines?: string;
   help: boolean;

@@ -67,10 +67,13 @@ export function request(to: ControlTarget | string, method: string, path: string
       res.on('error', reject);
     });
     req.on('socket', (socket) => {
-      socket.once('connect', () => {
+      const onConnect = (): void => {
         connected = true;
         socket.setTimeout(0); // the timeout is for connecting only: a deploy or a follow may be long
-      });
+      };
+      // A kept-alive socket (tests and bench/ send many requests) is connected already.
+      if (socket.connecting) socket.once('connect', onConnect);
+      else onConnect();
     });
     req.on('timeout', () => {
       if (!connected) req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }));

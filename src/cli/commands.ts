@@ -14,6 +14,7 @@ export type OptionKey =
   | 'canary'
   | 'message'
   | 'logFormat'
+  | 'pidFile'
   | 'follow'
   | 'lines'
   | 'help'
@@ -38,10 +39,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'control', flags: ['--control'], value: 'URL', help: 'the TCP control listener instead, http://HOST:PORT (else $BATON_CONTROL)' },
   { key: 'tokenFile', flags: ['--token-file'], value: 'FILE', file: true, help: "the TCP listener's bearer token: the file's first line (else $BATON_TOKEN)" },
   { key: 'json', flags: ['--json'], help: 'print JSON (NDJSON for streams) instead of text' },
-  { key: 'timeout', flags: ['--timeout'], value: 'DURATION', help: 'release held requests after DURATION (like "30s")' },
+  { key: 'timeout', flags: ['--timeout'], value: 'DURATION', help: 'pause: release held requests after DURATION (like "30s"); upgrade: how long the new process may take to be ready (default 60s)' },
   { key: 'canary', flags: ['--canary'], value: 'PERCENT', help: 'send PERCENT (1-99) of clients to VERSION, the rest stays on the active version' },
   { key: 'message', flags: ['--message'], value: 'TEXT', help: 'the text of the maintenance page' },
   { key: 'logFormat', flags: ['--log-format'], value: 'FORMAT', choices: ['json', 'pretty'], help: 'log lines as JSON or for people (else $BATON_LOG_FORMAT, else pretty on a terminal)' },
+  { key: 'pidFile', flags: ['--pid-file'], value: 'FILE', file: true, help: "write Baton's pid to FILE (kept current across `baton upgrade`, for systemd's PIDFile=)" },
   { key: 'follow', flags: ['-f', '--follow'], help: 'keep printing new lines' },
   { key: 'lines', flags: ['-n', '--lines'], value: 'N', help: 'how many: lines of recent output (logs, default 100), records (history, default 20)' },
   { key: 'help', flags: ['-h', '--help'], help: 'show help' },
@@ -68,8 +70,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'start',
     args: '',
     summary: 'run the proxy in the foreground',
-    details: 'Serves config/baton.yaml (or -c FILE); with neither, the embedded demo.\nStops gracefully on SIGTERM or Ctrl-C: drains, stops its apps, removes its socket.',
-    options: ['config', 'logFormat'],
+    details:
+      'Serves config/baton.yaml (or -c FILE); with neither, the embedded demo.\nStops gracefully on SIGTERM or Ctrl-C: drains, stops its apps, removes its socket.\nSIGHUP reloads the config; SIGUSR2 upgrades (see `baton help upgrade`).',
+    options: ['config', 'logFormat', 'pidFile'],
   },
   {
     name: 'validate',
@@ -118,6 +121,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     details:
       'Services added start health-gated and are routed once healthy; removed ones drain and stop;\nhosts, paths, limits, health, hold and drain change in place; runtime settings wait for the\nnext deploy. An invalid file changes nothing: exit 2 with the reason.',
     options: ['json', ...CONTROL],
+  },
+  {
+    name: 'upgrade',
+    args: '',
+    summary: 'replace the running Baton process with a new one from the installed code, dropping no connection',
+    details:
+      'The new process takes over the listeners and adopts every running app (none restarts);\nthe old one finishes its requests, lets WebSockets run to drain.websocket_grace (then 1012)\nand exits. SIGUSR2 does the same. Refused (exit 1) during a swap or when the config file\ndiffers from the one applied (reload first). A new process that fails changes nothing:\nexit 1 with its last output.',
+    options: ['timeout', 'json', ...CONTROL],
   },
   {
     name: 'maintenance',

@@ -1,14 +1,15 @@
 /**
  * The commands that send one control request to a running Baton and print its reply:
- * status, deploy, promote, rollback, reload, maintenance, pause, resume, notify.
+ * status, deploy, promote, rollback, reload, upgrade, maintenance, pause, resume, notify.
  */
-import { formatEvent, formatReload, formatStatus } from './print.js';
+import { formatEvent, formatReload, formatStatus, formatUpgradeEvent } from './print.js';
 import type { ReloadReport } from '../reload.js';
 import { request, type ControlTarget, type Reply } from './client.js';
 import { EXIT } from './exit.js';
 import { formatDuration } from '../config/duration.js';
 import { isDone } from '../swap/swap.js';
-import type { ErrorBody, StatusBody, SwapEvent } from '../control/protocol.js';
+import { isUpgradeDone } from '../upgrade/handover.js';
+import type { ErrorBody, StatusBody, SwapEvent, UpgradeDone, UpgradeEvent } from '../control/protocol.js';
 
 const service = (name: string): string => `/v1/services/${encodeURIComponent(name)}`;
 
@@ -40,6 +41,19 @@ export async function maintenance(target: ControlTarget, name: string, on: boole
   const body = reply.body as { message: string | null };
   process.stdout.write(json ? JSON.stringify(reply.body) + '\n' : on ? `${name} in maintenance${body.message ? `: ${body.message}` : ''}\n` : `${name} serving again\n`);
   return EXIT.ok;
+}
+
+export async function upgrade(target: ControlTarget, timeout: string | undefined, json: boolean): Promise<number> {
+  const reply = await request(target, 'POST', '/v1/upgrade', timeout === undefined ? {} : { timeout }, (e) => {
+    process.stdout.write(json ? JSON.stringify(e) + '\n' : formatUpgradeEvent(e as UpgradeEvent | UpgradeDone) + '\n');
+  });
+  if (reply.status !== 200) return replyError(reply);
+  const last = reply.body as UpgradeEvent | UpgradeDone | undefined;
+  if (last === undefined || !isUpgradeDone(last)) {
+    process.stderr.write('baton: the control stream ended before the upgrade finished\n');
+    return EXIT.failed;
+  }
+  return last.ok ? EXIT.ok : EXIT.failed;
 }
 
 export function rollback(target: ControlTarget, name: string, json: boolean): Promise<number> {

@@ -1,6 +1,7 @@
 import { formatDuration } from '../config/duration.js';
-import type { StatusBody, SwapEvent } from '../control/protocol.js';
+import type { StatusBody, SwapEvent, UpgradeDone, UpgradeEvent } from '../control/protocol.js';
 import { isDone } from '../swap/swap.js';
+import { isUpgradeDone } from '../upgrade/handover.js';
 import type { ReloadReport } from '../reload.js';
 
 /** One human line per swap event: step, duration, and what matters about it. */
@@ -17,6 +18,28 @@ export function formatEvent(e: SwapEvent): string {
   }
   const { step, ms, ...rest } = e;
   return `${step.padEnd(9)} ${pad(formatDuration(ms))}  ${detail(step, rest)}`.trimEnd();
+}
+
+/** One human line per upgrade event (`baton upgrade`, and the log of a SIGUSR2). */
+export function formatUpgradeEvent(e: UpgradeEvent | UpgradeDone): string {
+  if (isUpgradeDone(e)) {
+    if (e.ok) return `done      ${pad(formatDuration(e.ms))}  Baton is now pid ${e.pid} (was ${e.previous_pid})`;
+    const lines = [`failed    at ${e.error.step}: ${e.error.message}`];
+    if (e.error.output !== undefined && e.error.output.length > 0) lines.push('  last output of the new process:', ...e.error.output.map((l) => `    ${l}`));
+    lines.push('  the running Baton serves on, unchanged');
+    return lines.join('\n');
+  }
+  const { step, ms, ...r } = e;
+  let text = '';
+  if (step === 'spawn' || step === 'ready') text = `pid ${r.pid}`;
+  else if (step === 'adopt') {
+    const services = (r.services ?? {}) as Record<string, { version: string; instances: number; canary?: string }>;
+    text = Object.entries(services)
+      .map(([name, s]) => `${name} ${s.version} (${s.instances} instance${s.instances === 1 ? '' : 's'}${s.canary === undefined ? '' : `, canary ${s.canary}`})`)
+      .join(', ');
+  } else if (step === 'handover') text = 'the new process accepts; this one finishes what it has';
+  else if (step === 'drain') text = `${r.cut} cut, ${r.streams_ended} streams ended, ${r.websockets_closed} websockets closed (1012)`;
+  return `${step.padEnd(9)} ${pad(formatDuration(ms))}  ${text}`.trimEnd();
 }
 
 function detail(step: string, r: Record<string, unknown>): string {

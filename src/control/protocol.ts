@@ -5,11 +5,12 @@ import type { ServiceStatus } from '../service.js';
 import type { SwapEvent } from '../swap/swap.js';
 import type { Instance } from '../runtime/runtime.js';
 import type { LogRecord } from './logs.js';
+import type { UpgradeDone, UpgradeEvent } from '../upgrade/handover.js';
 import type { Caller, HistoryBody, HistoryEntry, HistoryKind } from '../observe/history-entry.js';
 import type { SeriesBody } from '../observe/series.js';
 import type { LiveEvent } from '../observe/live.js';
 
-export type { ServiceStatus, SwapEvent, LogRecord, Caller, HistoryBody, HistoryEntry, SeriesBody, LiveEvent };
+export type { ServiceStatus, SwapEvent, LogRecord, UpgradeDone, UpgradeEvent, Caller, HistoryBody, HistoryEntry, SeriesBody, LiveEvent };
 
 export interface StatusBody {
   services: Record<string, ServiceStatus>;
@@ -71,6 +72,8 @@ export interface ControlApi {
   rollback(service: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent>;
   promote(service: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent>;
   reload(by?: Caller): Promise<import('../reload.js').ReloadReport>;
+  /** Rejects before the first event when an upgrade cannot begin (409: one is running, a swap is, the config file changed). */
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, opts?: { readyTimeoutMs?: number }): Promise<UpgradeDone>;
   maintenance(service: string, on: boolean, message: string, by?: Caller): Promise<MaintenanceReply>;
   pause(service: string, timeoutMs: number | undefined, by?: Caller): PauseReply;
   resume(service: string, by?: Caller): ResumeReply;

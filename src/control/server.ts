@@ -1,11 +1,12 @@
 import http from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
-import { chmod, lstat, unlink } from 'node:fs/promises';
+import { chmod, lstat, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { BatonError, isBatonError, statusOf } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
-import type { ControlApi, ErrorBody, SwapEvent } from './protocol.js';
+import type { ControlApi, ErrorBody, SwapEvent, UpgradeDone } from './protocol.js';
 import { parseLogsQuery, streamLogs } from './logs.js';
 import type { NamedToken } from './token.js';
 import type { Caller } from '../observe/history-entry.js';
@@ -29,6 +30,8 @@ export class ControlServer {
   readonly #log: Logger;
   /** Set once this server created the socket file: only then may close() remove it. */
   #created = false;
+  /** Set by handOver(): resolves once the connections left have ended. */
+  #handedOver: Promise<void> | undefined;
   /** Log streams being written: ended cleanly by close(), so a `logs -f` ends with exit 0. */
   readonly #logStreams = new Map<AbortController, Promise<void>>();
 
@@ -95,40 +98,60 @@ export class ControlServer {
     return prepareSocketPath(this.#path);
   }
 
-  /** Create the socket: refuses a symlink or another user's file, replaces a stale socket. */
-  async listen(): Promise<void> {
-    await prepareSocketPath(this.#path);
-    // Create it 0600 from the start (umask), not chmod after: no window where others can connect.
-    const oldMask = process.umask(0o177);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        this.#server.once('error', reject);
-        this.#server.listen(this.#path, () => {
-          this.#server.removeListener('error', reject);
-          resolve();
-        });
-      });
-    } finally {
-      process.umask(oldMask);
+  /**
+   * Create the socket: refuses a symlink or another user's file, replaces a stale socket.
+   * `inherited`: the sockets a predecessor handed over (`baton upgrade`), accepted on as they are.
+   */
+  async listen(inherited: { control?: number; tcp?: number } = {}): Promise<void> {
+    if (inherited.control !== undefined) {
+      await listenOn(this.#server, { fd: inherited.control });
+    } else {
+      await prepareSocketPath(this.#path);
+      // Bound under a temporary name, then renamed into place: a stale socket is replaced in
+      // one step, and closing this server later does not remove the path (libuv unlinks the
+      // name it bound), which after `baton upgrade` is the successor's.
+      const bound = path.join(path.dirname(this.#path), `.${process.pid.toString(36)}~`);
+      await unlink(bound).catch(() => {});
+      // Create it 0600 from the start (umask), not chmod after: no window where others can connect.
+      const oldMask = process.umask(0o177);
+      try {
+        await listenOn(this.#server, { path: bound });
+      } finally {
+        process.umask(oldMask);
+      }
+      await chmod(bound, 0o600);
+      await rename(bound, this.#path);
     }
     this.#created = true;
-    await chmod(this.#path, 0o600);
     if (this.#tcp !== undefined && this.#tcpListen !== undefined) {
-      const tcp = this.#tcp;
-      const at = this.#tcpListen;
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(at.port, at.host, () => {
-          tcp.removeListener('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(this.#tcp, inherited.tcp !== undefined ? { fd: inherited.tcp } : { port: this.#tcpListen.port, host: this.#tcpListen.host });
     }
+  }
+
+  /** The listening sockets, for a successor to take over. */
+  listeners(): { control: net.Server; tcp?: net.Server } {
+    return { control: this.#server, ...(this.#tcp?.listening === true ? { tcp: this.#tcp } : {}) };
+  }
+
+  /**
+   * A successor accepts on these sockets now: stop accepting (the socket file stays, it is the
+   * successor's), keep the connections open (the `upgrade` stream itself is one).
+   */
+  handOver(): void {
+    this.#created = false;
+    const servers = [this.#server, this.#tcp].filter((s): s is http.Server => s?.listening === true);
+    this.#handedOver = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
   }
 
   async close(): Promise<void> {
     for (const left of this.#logStreams.keys()) left.abort();
     await Promise.race([Promise.all(this.#logStreams.values()), new Promise((r) => setTimeout(r, 1_000).unref())]);
+    if (this.#handedOver !== undefined) {
+      // Handed over: the answers being written (the upgrade's own stream) end first.
+      await Promise.race([this.#handedOver, new Promise((r) => setTimeout(r, 2_000).unref())]);
+      for (const s of [this.#server, this.#tcp]) s?.closeAllConnections();
+      return;
+    }
     await Promise.all(
       [this.#server, this.#tcp].map(
         (server) =>
@@ -158,6 +181,20 @@ export class ControlServer {
       } catch (err) {
         return sendError(res, err);
       }
+    }
+    if (url === '/v1/upgrade') {
+      if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+      let readyTimeoutMs: number | undefined;
+      try {
+        const t = (await readJson(req)).timeout;
+        if (t !== undefined && t !== null) {
+          readyTimeoutMs = typeof t === 'string' ? parseDuration(t) : undefined;
+          if (readyTimeoutMs === undefined || readyTimeoutMs <= 0) throw new BatonError('BAD_DURATION', `timeout: expected a duration like "60s", got ${JSON.stringify(t)}`);
+        }
+      } catch (err) {
+        return sendError(res, err);
+      }
+      return this.#stream(res, (emit) => this.#api.upgrade(emit, readyTimeoutMs === undefined ? {} : { readyTimeoutMs }));
     }
     if (url === '/metrics') {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
@@ -259,8 +296,8 @@ export class ControlServer {
   }
 
   /** NDJSON stream of swap events; an error before the first event is a plain error reply. */
-  async #stream(res: http.ServerResponse, run: (emit: (e: SwapEvent) => void) => Promise<SwapEvent>): Promise<void> {
-    const emit = (e: SwapEvent): void => {
+  async #stream<E extends object>(res: http.ServerResponse, run: (emit: (e: E) => void) => Promise<E | UpgradeDone>): Promise<void> {
+    const emit = (e: E | SwapEvent): void => {
       if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
       if (!res.destroyed) res.write(JSON.stringify(e) + '\n');
     };
@@ -275,6 +312,16 @@ export class ControlServer {
       res.end();
     }
   }
+}
+
+function listenOn(server: net.Server, at: { fd: number } | { path: string } | { port: number; host: string }): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at, () => {
+      server.removeListener('error', reject);
+      resolve();
+    });
+  });
 }
 
 async function prepareSocketPath(path: string): Promise<void> {

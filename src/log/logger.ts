@@ -23,8 +23,8 @@ export function chooseLogFormat(flag: string | undefined, env: string | undefine
 export interface LoggerOptions {
   level: string;
   format: LogFormat;
-  /** Where lines go; Baton passes process.stderr. */
-  out: NodeJS.WritableStream;
+  /** Where lines go; Baton passes its LogOutput (stderr, or what `baton upgrade` handed it). */
+  out: { write(line: string): unknown };
   /** ANSI colours in the pretty format. */
   color: boolean;
 }
@@ -33,7 +33,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const base = { base: { pid: process.pid }, level: opts.level };
   if (opts.format === 'json') {
     const fd = fdOf(opts.out);
-    return fd === undefined ? pino(base, opts.out) : pino(base, pino.destination({ dest: fd, sync: true }));
+    return fd === undefined ? pino(base, opts.out as pino.DestinationStream) : pino(base, pino.destination({ dest: fd, sync: true }));
   }
   // One write per record: pino hands a whole JSON line to write().
   const out = opts.out;
@@ -41,7 +41,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   return pino(base, { write: (line: string) => void out.write(prettyLine(line.trimEnd(), { color })) });
 }
 
-function fdOf(stream: NodeJS.WritableStream): number | undefined {
+function fdOf(stream: object): number | undefined {
   const fd = (stream as { fd?: unknown }).fd;
   return typeof fd === 'number' ? fd : undefined;
 }

@@ -80,9 +80,12 @@ export class NoticeHub {
     return sent;
   }
 
-  /** Close every socket with 1001 (going away): Baton is stopping. */
-  close(): void {
-    for (const set of this.#clients.values()) for (const ws of set.keys()) ws.close(1001, 'proxy stopping');
+  /**
+   * Close every socket: 1001 (going away) when Baton stops, 1012 (service restart) when it
+   * hands over to a new process, so the page reconnects there at once.
+   */
+  close(code = 1001, reason = 'proxy stopping'): void {
+    for (const set of this.#clients.values()) for (const ws of set.keys()) ws.close(code, reason);
     for (const set of this.#clients.values()) for (const ws of set.keys()) setTimeout(() => ws.terminate(), 1000).unref();
   }
 }

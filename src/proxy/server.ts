@@ -35,6 +35,9 @@ export interface ProxyServerOptions {
   traceparent?: TraceparentMode;
 }
 
+/** Handing over: how long a keep-alive connection may stay idle before it is closed. */
+const HANDOVER_IDLE_MS = 1000;
+
 function authorityOf(at: HostPort): string {
   return `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
 }
@@ -133,12 +136,16 @@ export class ProxyServer {
     this.#trace.mode = mode;
   }
 
-  /** Start listening; resolves with the bound address (port 0 picks a free one). */
-  listen(): Promise<HostPort> {
+  /**
+   * Start listening; resolves with the bound address (port 0 picks a free one). `fd`: accept on
+   * a socket a predecessor handed over (`baton upgrade`) instead of binding one.
+   */
+  listen(fd?: number): Promise<HostPort> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => reject(err);
       this.#listener.once('error', onError);
-      this.#listener.listen({ port: this.#opts.listen.port, host: this.#opts.listen.host, backlog: 4096 }, () => {
+      const at = fd === undefined ? { port: this.#opts.listen.port, host: this.#opts.listen.host } : { fd };
+      this.#listener.listen({ ...at, backlog: 4096 }, () => {
         this.#listener.removeListener('error', onError);
         const a = this.#listener.address();
         const bound = typeof a === 'object' && a !== null ? { host: a.address, port: a.port } : this.#opts.listen;
@@ -148,13 +155,34 @@ export class ProxyServer {
     });
   }
 
-  /** Stop accepting; idle keep-alive connections close now, busy ones after their answer. */
-  stopAccepting(): Promise<void> {
+  /** The listening sockets, by name, for a successor to take over. */
+  listeners(): { public: net.Server } {
+    return { public: this.#listener };
+  }
+
+  /**
+   * Stop accepting; idle keep-alive connections close now, busy ones after their answer.
+   * `handover`: another process accepts on the same socket; connections end after their next
+   * answer, or once idle for a second (see H1Server.closeAfterAnswers).
+   */
+  stopAccepting(opts: { handover?: boolean } = {}): Promise<void> {
     this.#path.stopping = true;
     const closed = new Promise<void>((resolve) => this.#listener.close(() => resolve()));
+    if (opts.handover === true) {
+      this.#h1.closeAfterAnswers(HANDOVER_IDLE_MS);
+      return closed;
+    }
     this.#h1.closeIdle();
     this.#node.closeIdleConnections();
     return closed;
+  }
+
+  /**
+   * Connections still open on Baton's own server. (Those node:http took over, rare, are not
+   * counted: they end after their next answer, without keep-alive, once stopping.)
+   */
+  get connections(): number {
+    return this.#h1.connections;
   }
 
   /** Cut whatever is still connected. */

@@ -1,9 +1,11 @@
+import { closeSync, unlinkSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServiceConfig } from '../config/types.js';
 import { BatonError } from '../errors.js';
-import type { ExitInfo, Instance, LogsOptions, OutputLine, RunOnceOptions, RunOnceResult, Runtime, StartOptions } from './runtime.js';
+import type { ExitInfo, Instance, LogsOptions, OutputLine, RunOnceOptions, RunOnceResult, Runtime, SavedInstance, StartOptions } from './runtime.js';
+import { FileTail, openOutputFiles, type OutputFiles } from './app-output.js';
 import { runProcessOnce } from './one-off.js';
 import { OutputTail } from './output.js';
 import { AppProcess } from './app-process.js';
@@ -11,7 +13,9 @@ import { AppProcess } from './app-process.js';
 /**
  * Runs each version as a child process on a free loopback port: the embedded default, no
  * Docker needed. `{version}` is replaced in the command and in `cwd`, so a version can be a
- * folder, a git worktree or a binary of its own. Baton stops what it started when it exits.
+ * folder, a git worktree or a binary of its own. Apps write to files (app-output.ts), so they
+ * outlive a Baton that hands over to a new one or crashes; the next Baton adopts them by pid
+ * and start time (`findRunning`). A Baton that stops (SIGTERM) stops what it runs.
  */
 export class ProcessRuntime implements Runtime {
   readonly kind = 'process' as const;
@@ -19,14 +23,16 @@ export class ProcessRuntime implements Runtime {
   readonly #log: Logger;
   readonly #pickPort: () => Promise<number>;
   readonly #env: NodeJS.ProcessEnv;
-  readonly #running = new Set<AppProcess>();
+  readonly #outputDir: string;
+  readonly #running = new Set<ProcessInstance>();
 
-  /** `env` is the environment apps inherit (Baton's own, read once in cli.ts). */
-  constructor(opts: { service: ServiceConfig; log: Logger; pickPort: () => Promise<number>; env: NodeJS.ProcessEnv }) {
+  /** `env` is the environment apps inherit (Baton's own, read once in cli.ts); `outputDir` where their output files go. */
+  constructor(opts: { service: ServiceConfig; log: Logger; pickPort: () => Promise<number>; env: NodeJS.ProcessEnv; outputDir: string }) {
     this.#service = opts.service;
     this.#log = opts.log;
     this.#pickPort = opts.pickPort;
     this.#env = opts.env;
+    this.#outputDir = opts.outputDir;
   }
 
   reconfigure(service: ServiceConfig): void {
@@ -57,29 +63,55 @@ export class ProcessRuntime implements Runtime {
       BATON_VERSION: version,
       BATON_SERVICE: this.#service.name,
     };
+    const { files, fds } = openOutputFiles(this.#outputDir, `${this.#service.name}-${version}`);
     let app: AppProcess;
     try {
-      app = await AppProcess.spawn(cmd!, args, { cwd, env });
+      app = await AppProcess.spawn(cmd!, args, { cwd, env, out: fds.out, err: fds.err });
     } catch (err) {
+      removeFiles(files);
       throw new BatonError('START_FAILED', await spawnFailure(cmd!, cwd, err as NodeJS.ErrnoException), { cause: err, details });
+    } finally {
+      closeSync(fds.out);
+      closeSync(fds.err);
     }
-    this.#running.add(app);
-    app.child.once('exit', () => this.#running.delete(app));
     log.info({ app_pid: app.pid, port }, 'process started');
-    return new ProcessInstance(version, port, app, log);
+    return this.#track(new ProcessInstance({ version, port, app, files, log, adopted: false }));
   }
 
   /**
-   * Last resort when Baton itself exits without a graceful stop (a crash, a second signal):
-   * synchronously SIGKILL every app process group still running, so none is orphaned.
+   * The apps an earlier Baton left running (`saved`, from the state file), still alive with the
+   * same start time: after `baton upgrade` or a crash. Newest first.
    */
-  killAllSync(): void {
-    for (const app of this.#running) app.killSync();
+  async findRunning(saved: readonly SavedInstance[] = []): Promise<Instance[]> {
+    const found: ProcessInstance[] = [];
+    for (const s of [...saved].reverse()) {
+      const app = AppProcess.adopt(s.pid, s.start_time);
+      if (app === undefined) continue;
+      const log = this.#log.child({ version: s.version });
+      log.info({ app_pid: s.pid, port: s.port }, 'running process found');
+      found.push(this.#track(new ProcessInstance({ version: s.version, port: s.port, app, files: { out: s.out, err: s.err }, log, adopted: true })));
+    }
+    return found;
   }
 
-  /** Processes do not outlive Baton: there is never anything to adopt. */
-  async findRunning(): Promise<Instance[]> {
-    return [];
+  /**
+   * Last resort when Baton itself exits without a graceful stop (a second signal): synchronously
+   * SIGKILL every app process group still running, so none is orphaned.
+   */
+  killAllSync(): void {
+    for (const i of this.#running) i.killSync();
+  }
+
+  /** Baton hands its apps over to a new Baton: leave them running, stop following them. */
+  close(): void {
+    for (const i of this.#running) i.release();
+    this.#running.clear();
+  }
+
+  #track(instance: ProcessInstance): ProcessInstance {
+    this.#running.add(instance);
+    void instance.exited.then(() => this.#running.delete(instance));
+    return instance;
   }
 }
 
@@ -105,30 +137,28 @@ async function spawnFailure(cmd: string, cwd: string, err: NodeJS.ErrnoException
 class ProcessInstance implements Instance {
   readonly host = '127.0.0.1';
   readonly survivesBaton = false;
+  readonly version: string;
+  readonly port: number;
   readonly exited: Promise<ExitInfo>;
   readonly #app: AppProcess;
+  readonly #files: OutputFiles;
   readonly #tail: OutputTail;
+  readonly #follow: FileTail[];
   readonly #log: Logger;
-  #exit: ExitInfo | undefined;
 
-  constructor(
-    readonly version: string,
-    readonly port: number,
-    app: AppProcess,
-    log: Logger,
-  ) {
-    this.#app = app;
-    this.#log = log;
-    this.#tail = new OutputTail(log);
-    app.child.stdout!.on('data', (c: Buffer) => this.#tail.write('stdout', c));
-    app.child.stderr!.on('data', (c: Buffer) => this.#tail.write('stderr', c));
-    this.exited = new Promise((resolve) => {
-      app.child.once('exit', (code, signal) => {
-        this.#tail.flush();
-        this.#exit = { code, signal };
-        log.info({ code, signal }, 'process exited');
-        resolve(this.#exit);
-      });
+  constructor(opts: { version: string; port: number; app: AppProcess; files: OutputFiles; log: Logger; adopted: boolean }) {
+    this.version = opts.version;
+    this.port = opts.port;
+    this.#app = opts.app;
+    this.#files = opts.files;
+    this.#log = opts.log;
+    this.#tail = new OutputTail(opts.log);
+    this.#follow = [new FileTail(opts.files.out, 'stdout', this.#tail, { fromEnd: opts.adopted }), new FileTail(opts.files.err, 'stderr', this.#tail, { fromEnd: opts.adopted })];
+    this.exited = opts.app.exited.then((exit) => {
+      for (const f of this.#follow) f.stop(true);
+      this.#tail.flush();
+      opts.log.info({ code: exit.code, signal: exit.signal }, 'process exited');
+      return exit;
     });
   }
 
@@ -137,7 +167,12 @@ class ProcessInstance implements Instance {
   }
 
   get exitInfo(): ExitInfo | undefined {
-    return this.#exit;
+    return this.#app.exitInfo;
+  }
+
+  /** What the next Baton needs to find this process again. */
+  descriptor(): SavedInstance {
+    return { version: this.version, pid: this.#app.pid, start_time: this.#app.startTime, port: this.port, out: this.#files.out, err: this.#files.err };
   }
 
   recentOutput(): string[] {
@@ -146,7 +181,7 @@ class ProcessInstance implements Instance {
 
   async logs(opts: LogsOptions, onLine: (line: OutputLine) => void): Promise<void> {
     for (const line of this.#tail.recent(opts.tail)) if (opts.since === undefined || line.time >= opts.since) onLine(line);
-    if (!opts.follow || this.#exit !== undefined || opts.signal.aborted) return;
+    if (!opts.follow || this.exitInfo !== undefined || opts.signal.aborted) return;
     const unfollow = this.#tail.follow(onLine);
     let signalOnAbort!: () => void;
     const aborted = new Promise<void>((resolve) => {
@@ -163,15 +198,35 @@ class ProcessInstance implements Instance {
   }
 
   async stop(graceMs: number): Promise<void> {
-    if (this.#exit !== undefined) return;
+    if (this.exitInfo !== undefined) return;
     this.#app.signal('SIGTERM');
     const timer = setTimeout(() => {
-      if (this.#exit === undefined) {
+      if (this.exitInfo === undefined) {
         this.#log.warn({ graceMs }, 'process ignored SIGTERM; killed');
         this.#app.signal('SIGKILL');
       }
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
+  }
+
+  killSync(): void {
+    this.#app.killSync();
+  }
+
+  /** Handed over: keep running, stop following (its files stay for the next Baton). */
+  release(): void {
+    this.#app.release();
+    for (const f of this.#follow) f.stop(false);
+  }
+}
+
+function removeFiles(files: OutputFiles): void {
+  for (const f of [files.out, files.err]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      // Not there.
+    }
   }
 }

@@ -28,6 +28,18 @@ export interface LogsOptions {
   signal: AbortSignal;
 }
 
+/** What a Baton remembers of a process-runtime instance, so the next one can find it again (state file). */
+export interface SavedInstance {
+  version: string;
+  pid: number;
+  /** /proc/PID/stat's start time: with the pid, the process's identity. */
+  start_time: string;
+  port: number;
+  /** Its output files. */
+  out: string;
+  err: string;
+}
+
 /** One running version of a service, as started (or adopted) by a runtime. */
 export interface Instance {
   readonly version: string;
@@ -59,6 +71,8 @@ export interface Instance {
    * next start). Process instances return false: Baton stops what it started.
    */
   readonly survivesBaton: boolean;
+  /** What the state file keeps of it, for instances the runtime cannot find by itself (processes). */
+  descriptor?(): SavedInstance;
 }
 
 export interface StartOptions {
@@ -93,7 +107,7 @@ export interface Runtime {
    * Running instances Baton started earlier for this service (Docker: labelled containers),
    * newest first. Used by `baton start` to adopt instead of restart.
    */
-  findRunning(): Promise<Instance[]>;
+  findRunning(saved?: readonly SavedInstance[]): Promise<Instance[]>;
   /**
    * Stop and remove every instance of this service Baton left behind (running or exited),
    * except `keep`: versions replaced while Baton was down, deploys cut short by a crash.

@@ -1,5 +1,6 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { BatonError } from '../errors.js';
+import type { SavedInstance } from '../runtime/runtime.js';
 
 /** What Baton remembers across restarts: the version each service last switched to. */
 export interface SavedState {
@@ -11,6 +12,12 @@ export interface SavedService {
   previous?: string;
   /** Maintenance mode, kept across restarts. */
   maintenance?: { message: string; since: number };
+  /** Process-runtime instances of the active version, for the next Baton to adopt (Docker finds its own by label). */
+  instances?: SavedInstance[];
+  /** A canary, and its process-runtime instances. */
+  canary?: { version: string; percent: number; instances?: SavedInstance[] };
+  /** A pause: until when (epoch ms), or null for one without a timeout. */
+  paused?: { until: number | null };
 }
 
 /**

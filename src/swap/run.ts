@@ -109,6 +109,7 @@ export class SwapRun {
     if (!(release instanceof Release)) return release;
     service.startCanary(release, percent);
     this.#step('canary', { version: this.#version, percent, stable: service.active?.version ?? null });
+    await this.#deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));
     // Only the canary's clients hear of the canary's version.
     const browsers = this.#deps.notify({ type: 'deployed', service: service.name, version: this.#version }, onCanary);
     this.#step('notify', { browsers });
@@ -137,6 +138,7 @@ export class SwapRun {
     }
     await canary.stop(this.#deps.stopGraceMs);
     this.#step('stop', { version: canary.version });
+    await this.#deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));
     const ms = round(performance.now() - this.#began);
     this.#log.info({ canary: canary.version, ms }, 'canary rolled back');
     return this.#done({ done: true, ok: true, version: this.#version, previous: service.previousVersion ?? null, hold_ms: 0, ms });
@@ -198,6 +200,8 @@ export class SwapRun {
       this.#progress('stop');
       await replaced.stop(deps.stopGraceMs);
       this.#step('stop', { version: replaced.version });
+      // The state file lists running instances (the next Baton adopts them): the old ones are gone.
+      await deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));
     }
     const ms = round(performance.now() - this.#began);
     this.#log.info({ hold_ms: round(holdMs, 3), ms }, `${this.#kind} completed`);

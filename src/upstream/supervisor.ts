@@ -13,6 +13,8 @@ export interface SupervisorOptions {
   health: (instance: Instance, health: HealthConfig, signal: AbortSignal) => Promise<HealthResult>;
   stopGraceMs: number;
   log: Logger;
+  /** A release's instances changed (one replaced): the state file should know. */
+  changed?: () => void;
 }
 
 const BACKOFF_MS = 1000;
@@ -107,5 +109,6 @@ export class Supervisor {
     dead.close();
     log.info({ version: fresh.version, upstream: fresh.address, id: instance.id, restarts: fresh.restarts }, 'instance replaced');
     this.#follow(release, fresh);
+    this.#opts.changed?.();
   }
 }

@@ -41,6 +41,8 @@ export interface ServiceYaml {
   health?: string;
   command?: string[];
   hosts?: string[];
+  /** process.env of the service. */
+  env?: Record<string, string>;
 }
 
 /** A config for services running the fixture app; `extra` per service is appended verbatim. */
@@ -48,6 +50,7 @@ export function configYaml(services: Record<string, ServiceYaml>, top = ''): str
   let y = `listen: 127.0.0.1:0\ncontrol:\n  socket: ./baton.sock\n${top}services:\n`;
   for (const [name, s] of Object.entries(services)) {
     y += `  ${name}:\n    hosts: ${JSON.stringify(s.hosts ?? ['*'])}\n    version: ${s.version ?? 'v1'}\n    process:\n      command: ${JSON.stringify(s.command ?? ['node', FIXTURE_APP])}\n`;
+    if (s.env !== undefined) y += `      env: ${JSON.stringify(s.env)}\n`;
     y += `    health:\n` + (s.health ?? 'interval: 50ms\ndeadline: 10s').replace(/^/gm, '      ') + '\n';
     if (s.extra !== undefined) y += s.extra.replace(/^/gm, '    ') + '\n';
   }
@@ -74,12 +77,12 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 
 }
 
 /** Start Baton on `yaml` (or in `dir` when given, to restart on the same state). */
-export async function startBaton(yaml: string, opts: { dir?: string; args?: string[]; readyTimeoutMs?: number } = {}): Promise<RunningBaton> {
+export async function startBaton(yaml: string, opts: { dir?: string; args?: string[]; readyTimeoutMs?: number; cli?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunningBaton> {
   const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'baton-test-')));
   const configFile = path.join(dir, 'baton.yaml');
   await writeFile(configFile, yaml);
-  const proc = spawn(process.execPath, [CLI, 'start', '-c', configFile, ...(opts.args ?? [])], {
-    env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'info' },
+  const proc = spawn(process.execPath, [opts.cli ?? CLI, 'start', '-c', configFile, ...(opts.args ?? [])], {
+    env: { ...process.env, BATON_LOG_LEVEL: process.env.BATON_LOG_LEVEL ?? 'info', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -124,7 +124,7 @@ describe('deploy and rollback', () => {
     baton = await startBaton(configYaml({ web: {} }));
     expect((await baton.cli('deploy', 'web', 'v2')).code).toBe(0);
     const state = JSON.parse(await readFile(path.join(baton.dir, 'baton.state.json'), 'utf8'));
-    expect(state.services.web).toEqual({ version: 'v2', previous: 'v1' });
+    expect(state.services.web).toMatchObject({ version: 'v2', previous: 'v1' });
     const dir = baton.dir;
     expect(await baton.stop()).toBe(0);
     baton = await startBaton(configYaml({ web: {} }), { dir });

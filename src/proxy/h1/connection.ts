@@ -257,6 +257,8 @@ export class H1Connection implements H1Owner {
         return;
       }
       if (limits.keepAliveTimeoutMs > 0 && now - this.#idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
+      // Handing over: a client that sent nothing for a while is not using this connection.
+      else if (this.#server.closing && now - this.#idleSince > this.#server.closingIdleMs) this.#end();
       return;
     }
     // A body still arriving past request_timeout: the client is too slow (or stalling on purpose).

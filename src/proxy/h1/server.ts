@@ -42,6 +42,8 @@ export class H1Server {
   #dateText = '';
   /** Stopping: connections end after their answer in flight, idle ones now. */
   closing = false;
+  /** While closing, how long a connection may sit idle before it is ended. */
+  closingIdleMs = 0;
 
   constructor(opts: H1ServerOptions) {
     this.#opts = opts;
@@ -98,6 +100,17 @@ export class H1Server {
       this.#dateText = new Date(now).toUTCString();
     }
     return this.#dateText;
+  }
+
+  /**
+   * Handing over to another process on the same socket: every connection ends after its next
+   * answer (Connection: close), so its client reconnects there. One left idle for `idleMs` is
+   * ended. Closing idle connections at once instead would race a request a client is sending
+   * on one right then (HAProxy's idle-close-on-response does the same).
+   */
+  closeAfterAnswers(idleMs: number): void {
+    this.closing = true;
+    this.closingIdleMs = idleMs;
   }
 
   /** Close idle connections; busy ones close after their answer. */
