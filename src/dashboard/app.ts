@@ -140,6 +140,10 @@ export const PAGE_JS = String.raw`(function () {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, w, h);
     var styles = getComputedStyle(document.documentElement);
+    // The last five minutes, or less while there is less (at least one).
+    var span = 0;
+    box._lines.forEach(function (l) { span = Math.max(span, s ? s[l.key].length : 0); });
+    var windowS = Math.max(60, Math.min(WINDOW_S, span));
     var max = 0, lines = box._lines;
     lines.forEach(function (l) { (s ? s[l.key] : []).forEach(function (v) { if (v !== null && l.scale * v > max) max = l.scale * v; }); });
     max = niceMax(max);
@@ -150,7 +154,7 @@ export const PAGE_JS = String.raw`(function () {
     g.font = '10px system-ui, sans-serif';
     g.fillText(fmtNum(max, 2) + box._unit, 4, 11);
     g.textAlign = 'right';
-    g.fillText((WINDOW_S / 60) + ' min', w - 4, 11);
+    g.fillText((windowS / 60 >= 1 && windowS % 60 === 0 ? windowS / 60 + ' min' : windowS + ' s'), w - 4, 11);
     g.textAlign = 'left';
     var last = [];
     lines.forEach(function (l) {
@@ -163,7 +167,7 @@ export const PAGE_JS = String.raw`(function () {
       for (var i = 0; i < n; i++) {
         var v = values[i];
         if (v === null) { pen = false; continue; }
-        var x = w - (n - 1 - i) * (w / (WINDOW_S - 1));
+        var x = w - (n - 1 - i) * (w / (windowS - 1));
         var y = h - 2 - (l.scale * v / max) * (h - 14);
         if (pen) g.lineTo(x, y); else g.moveTo(x, y);
         pen = true;

@@ -40,8 +40,8 @@ export class History {
   readonly #log: Logger;
   readonly #onChange: ((entry: HistoryEntry) => void) | undefined;
   readonly #running = new Set<HistoryEntry>();
-  /** The last pause of each service (its resume's hold time is measured from it). */
-  readonly #paused = new Map<string, number>();
+  /** The last pause of each service, and when its timeout ends it (its resume's hold time is measured from it). */
+  readonly #paused = new Map<string, { since: number; until: number }>();
   #seq = 0;
 
   constructor(opts: HistoryOptions) {
@@ -109,11 +109,15 @@ export class History {
   ): HistoryEntry {
     const entry = this.#entry(kind, service, fields.version ?? null, null, fields.by, fields.detail ?? {});
     const now = Date.now();
-    if (service !== null && kind === 'pause') this.#paused.set(service, now);
+    if (service !== null && kind === 'pause') {
+      const timeout = fields.detail?.timeout_ms;
+      this.#paused.set(service, { since: now, until: typeof timeout === 'number' ? now + timeout : Infinity });
+    }
     if (service !== null && kind === 'resume') {
-      const since = this.#paused.get(service);
+      const paused = this.#paused.get(service);
       this.#paused.delete(service);
-      if (since !== undefined) fields = { ...fields, hold_ms: now - since };
+      // A pause with a timeout ended by itself then, if that came first.
+      if (paused !== undefined) fields = { ...fields, hold_ms: Math.min(now, paused.until) - paused.since };
     }
     const ms = fields.ms ?? 0;
     entry.started_at = new Date(now - ms).toISOString();
