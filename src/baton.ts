@@ -6,8 +6,8 @@ import { Service, type Supervision, type SwapKind } from './service.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
-import { readTokenFile } from './control/token.js';
-import type { ControlApi, MaintenanceReply, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
+import { readTokens } from './control/token.js';
+import type { ControlApi, HistoryQuery, MaintenanceReply, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
 import { readFile } from 'node:fs/promises';
 import { endCanary, promote, startCanary, swap, type DoneEvent, type SwapDeps, type SwapEvent } from './swap/swap.js';
 import { StateStore, type SavedState } from './state/store.js';
@@ -24,6 +24,17 @@ import type { LogOutput } from './log/output.js';
 import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
 import type { ListenerName } from './upgrade/protocol.js';
 import { TlsEdge } from './tls/edge.js';
+// Observability (issue 16): the access log, the deploy history, the dashboard's series and stream.
+import { Observers } from './observe/observers.js';
+import { Series, type Gauges } from './observe/series.js';
+import { AccessLog } from './observe/access-log.js';
+import { History, type Caller, type HistoryBody } from './observe/history.js';
+import { HistoryFile, historyFileOf } from './observe/history-file.js';
+import { LiveEvents, type LiveEvent } from './observe/live.js';
+import type { SeriesBody } from './observe/series.js';
+
+/** Who asked, when the control server does not say: the control socket. */
+const SOCKET: Caller = { via: 'socket' };
 
 export interface BatonOptions {
   config: Config;
@@ -98,6 +109,14 @@ export class Baton implements ControlApi {
   #exitAfterHandover!: () => void;
   /** Resolves when this process has handed over to a successor and finished: it may exit, leaving the apps running. */
   readonly handedOver = new Promise<void>((resolve) => (this.#exitAfterHandover = resolve));
+  // --- observability (issue 16) ---
+  readonly #series = new Series();
+  readonly #observers: Observers;
+  #accessLog: AccessLog | undefined;
+  readonly #history: History;
+  readonly #live = new LiveEvents();
+  #ticker: NodeJS.Timeout | undefined;
+  // --- end observability ---
 
   constructor(opts: BatonOptions) {
     this.#opts = opts;
@@ -106,6 +125,13 @@ export class Baton implements ControlApi {
     this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }), maxPerAddress: opts.config.limits.noticeSocketsPerClient });
     this.#metrics = new Metrics(() => [...this.#services.values()]);
     this.#state = new StateStore(opts.config.stateFile);
+    this.#observers = new Observers([this.#metrics, this.#series]);
+    this.#history = new History({
+      file: new HistoryFile(historyFileOf(opts.config.stateFile)),
+      log: opts.log.child({ component: 'history' }),
+      onChange: (entry) => this.#live.publish({ type: 'history', entry }),
+    });
+    this.#configureAccessLog(opts.config);
   }
 
   /** Where the public listener is bound (after start). */
@@ -123,10 +149,11 @@ export class Baton implements ControlApi {
       path: config.control.socket,
       api: this,
       log: this.#log.child({ component: 'control' }),
-      ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, token: await readTokenFile(config.control.tcp.tokenFile) } }),
+      ...(config.control.tcp === undefined ? {} : { tcp: { listen: config.control.tcp.listen, tokens: await readTokens(config.control.tcp.tokenFile) } }),
     });
     // A successor's socket is live: its predecessor answers there.
     if (takeover === undefined) await this.#control.check();
+    await this.#history.load();
     const saved = await this.#state.read();
     if (takeover === undefined) {
       // A crash left apps of services since removed from the config: nothing will adopt them.
@@ -143,7 +170,8 @@ export class Baton implements ControlApi {
       trustedProxies: config.trustedProxies,
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
-      observer: this.#metrics,
+      observer: this.#observers,
+      traceparent: config.traceparent,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     });
     // The listener is bound before any app starts (a taken port fails fast, naming it); until a
@@ -168,6 +196,8 @@ export class Baton implements ControlApi {
       for (const s of this.#services.values()) s.gate.release('swap');
     }
     await this.#control.listen(takeover === undefined ? {} : { control: takeover.listeners.control, tcp: takeover.listeners['control-tcp'] });
+    this.#ticker = setInterval(() => this.#tick(), 1000);
+    this.#ticker.unref();
     if (takeover === undefined) await this.#persist();
     this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()], takeover: takeover !== undefined }, takeover === undefined ? 'baton started' : 'baton ready to take over');
   }
@@ -240,6 +270,7 @@ export class Baton implements ControlApi {
     proxy?.closeAll();
     await closing;
     await tlsStopped;
+    clearInterval(this.#ticker);
     await this.#control?.close();
     await Promise.all(
       [...this.#services.values()].flatMap((s) =>
@@ -250,6 +281,8 @@ export class Baton implements ControlApi {
       ),
     );
     for (const s of this.#services.values()) s.runtime.close?.();
+    await this.#history.flushed();
+    await this.#accessLog?.close();
     this.#log.info('baton stopped');
   }
 
@@ -265,7 +298,7 @@ export class Baton implements ControlApi {
     };
   }
 
-  deploy(name: string, version: string, emit: (e: SwapEvent) => void, opts: { canary?: number } = {}): Promise<SwapEvent> {
+  deploy(name: string, version: string, emit: (e: SwapEvent) => void, opts: { canary?: number; by?: Caller } = {}): Promise<SwapEvent> {
     const service = this.#service(name);
     const bad = validateVersion(version);
     if (bad !== undefined) return Promise.reject(new BatonError('BAD_VERSION', `version ${JSON.stringify(version)}: ${bad}`));
@@ -278,31 +311,36 @@ export class Baton implements ControlApi {
     const { canary: percent } = opts;
     if (percent !== undefined) {
       if (!Number.isInteger(percent) || percent < 1 || percent > 99) return Promise.reject(new BatonError('BAD_REQUEST', `canary: expected a percentage from 1 to 99, got ${JSON.stringify(percent)}`));
-      return this.#track(service, 'canary', () => startCanary(service, version, percent, this.#swapDeps(), emit));
+      return this.#track(service, 'canary', { version, by: opts.by, detail: { percent } }, emit, (relay) => startCanary(service, version, percent, this.#swapDeps(), relay));
     }
-    return this.#track(service, 'deploy', () => swap(service, version, 'deploy', this.#swapDeps(), emit));
+    return this.#track(service, 'deploy', { version, by: opts.by }, emit, (relay) => swap(service, version, 'deploy', this.#swapDeps(), relay));
   }
 
-  rollback(name: string, emit: (e: SwapEvent) => void): Promise<SwapEvent> {
+  rollback(name: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent> {
     const service = this.#service(name);
-    if (service.canary !== undefined) return this.#track(service, 'rollback', () => endCanary(service, this.#swapDeps(), emit));
+    const canary = service.canary;
+    if (canary !== undefined) {
+      const active = service.active?.version ?? canary.release.version;
+      return this.#track(service, 'rollback', { version: active, by, detail: { canary: canary.release.version }, previous: canary.release.version }, emit, (relay) => endCanary(service, this.#swapDeps(), relay));
+    }
     const previous = service.previousVersion;
     if (previous === undefined) return Promise.reject(new BatonError('NO_PREVIOUS_VERSION', `${name} has no previous version to roll back to`));
-    return this.#track(service, 'rollback', () => swap(service, previous, 'rollback', this.#swapDeps(), emit));
+    return this.#track(service, 'rollback', { version: previous, by }, emit, (relay) => swap(service, previous, 'rollback', this.#swapDeps(), relay));
   }
 
-  promote(name: string, emit: (e: SwapEvent) => void): Promise<SwapEvent> {
+  promote(name: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent> {
     const service = this.#service(name);
-    return this.#track(service, 'promote', () => promote(service, this.#swapDeps(), emit));
+    return this.#track(service, 'promote', { version: service.canary?.release.version ?? '', by }, emit, (relay) => promote(service, this.#swapDeps(), relay));
   }
 
   /** Re-read the config file and apply it (see reload.ts). One at a time; an invalid file changes nothing. */
-  reload(): Promise<ReloadReport> {
+  reload(by: Caller = SOCKET): Promise<ReloadReport> {
     if (this.#reloading !== undefined) return Promise.reject(new BatonError('RELOAD_IN_PROGRESS', 'a reload is already running'));
     if (this.#upgrading !== undefined) return Promise.reject(upgradeRunning());
     if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
     const file = this.#config.file;
     if (file === '<default>') return Promise.reject(new BatonError('BAD_REQUEST', 'Baton serves its embedded default: there is no config file to reload (start it with -c FILE)'));
+    const began = performance.now();
     const run = (async () => {
       const next = await loadConfig(file);
       // Certificates are read and checked first: a bad one fails the reload and changes nothing (issue 11).
@@ -312,6 +350,13 @@ export class Baton implements ControlApi {
       this.#config = next;
       return report;
     })();
+    void run.then(
+      (r) => this.#history.record('reload', null, { by, ms: performance.now() - began, detail: { added: r.added, removed: r.removed, changed: r.changed.map((c) => c.service), failed: r.failed, applied: r.global, restart_required: r.restart_required } }),
+      (err: unknown) => {
+        const e = err instanceof BatonError ? err : new BatonError('INTERNAL', (err as Error).message);
+        this.#history.record('reload', null, { by, ms: performance.now() - began, error: { code: e.code, message: e.message } });
+      },
+    );
     this.#reloading = run;
     void run.then(
       () => (this.#reloading = undefined),
@@ -352,29 +397,32 @@ export class Baton implements ControlApi {
     return run;
   }
 
-    /** Maintenance on (every request gets the maintenance page) or off; kept across restarts. */
-  async maintenance(name: string, on: boolean, message: string): Promise<MaintenanceReply> {
+  /** Maintenance on (every request gets the maintenance page) or off; kept across restarts. */
+  async maintenance(name: string, on: boolean, message: string, by: Caller = SOCKET): Promise<MaintenanceReply> {
     const service = this.#service(name);
     if (this.#upgrading !== undefined) throw upgradeRunning();
     if (on) {
       service.setMaintenance({ message, since: Date.now(), page: await readMaintenancePage(service) });
       this.#hub.broadcast({ type: 'notice', service: name, version: service.active?.version ?? '', message: message === '' ? 'Down for maintenance' : message });
     } else service.setMaintenance(undefined);
+    this.#history.record('maintenance', name, { version: service.active?.version ?? null, by, detail: on ? { on, message } : { on } });
     await this.#persist();
     return { service: name, maintenance: on, message: service.maintenance?.message ?? null, state: service.state };
   }
 
-  pause(name: string, timeoutMs: number | undefined): PauseReply {
+  pause(name: string, timeoutMs: number | undefined, by: Caller = SOCKET): PauseReply {
     const service = this.#service(name);
     if (this.#upgrading !== undefined) throw upgradeRunning();
     service.pause(timeoutMs);
+    this.#history.record('pause', name, { version: service.active?.version ?? null, by, detail: { timeout_ms: timeoutMs ?? null } });
     return { service: name, state: 'paused', timeout_ms: timeoutMs ?? null };
   }
 
-  resume(name: string): ResumeReply {
+  resume(name: string, by: Caller = SOCKET): ResumeReply {
     const service = this.#service(name);
     if (this.#upgrading !== undefined) throw upgradeRunning();
     const released = service.resume();
+    this.#history.record('resume', name, { version: service.active?.version ?? null, by, detail: { released } });
     return { service: name, state: service.state, released };
   }
 
@@ -386,6 +434,25 @@ export class Baton implements ControlApi {
 
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.#metrics.text();
+  }
+
+  history(query: HistoryQuery): HistoryBody {
+    const name = query.service;
+    if (name !== undefined && !this.#services.has(name) && !this.#history.knows(name)) this.#service(name);
+    return { history: this.#history.query(query) };
+  }
+
+  series(): SeriesBody {
+    return this.#series.body(this.#services.keys());
+  }
+
+  subscribe(listener: (e: LiveEvent) => void): () => void {
+    return this.#live.subscribe(listener);
+  }
+
+  /** SIGUSR1: reopen the access log file (logrotate moved it). */
+  reopenLogs(): void {
+    this.#accessLog?.reopen();
   }
 
   /** The instances of the active version (and of a canary), for `baton logs`. */
@@ -402,25 +469,69 @@ export class Baton implements ControlApi {
     return s;
   }
 
-  /** Run a swap of `service`, counted in metrics and awaited by stop(). */
-  #track(service: Service, kind: SwapKind, start: () => Promise<DoneEvent>): Promise<SwapEvent> {
+  /**
+   * Run a swap of `service`, counted in metrics, recorded in the history and awaited by stop().
+   * It is recorded once it holds the service's lock: a swap refused (409) is not one.
+   */
+  #track(
+    service: Service,
+    kind: SwapKind,
+    what: { version: string; by: Caller | undefined; detail?: Record<string, unknown>; previous?: string },
+    emit: (e: SwapEvent) => void,
+    start: (relay: (e: SwapEvent) => void) => Promise<DoneEvent>,
+  ): Promise<SwapEvent> {
     if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
     if (this.#upgrading !== undefined) return Promise.reject(upgradeRunning());
+    const lockedBefore = service.swapping !== undefined;
+    const previous = what.previous ?? service.active?.version ?? null;
+    let recording: ReturnType<History['swap']> | undefined;
+    const record = (): ReturnType<History['swap']> => (recording ??= this.#history.swap(kind, service.name, what.version, previous, what.by ?? SOCKET, what.detail));
+    const relay = (e: SwapEvent): void => {
+      record().emit(e);
+      emit(e);
+    };
     let run: Promise<DoneEvent>;
     try {
-      run = start();
+      run = start(relay);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (!lockedBefore && service.swapping !== undefined) record();
     this.#swaps.add(run);
     void run.then(
       (done) => {
         this.#swaps.delete(run);
         this.#metrics.swapped(service.name, kind, done.ok, done.ms);
       },
-      () => this.#swaps.delete(run),
+      (err: unknown) => {
+        this.#swaps.delete(run);
+        recording?.fault(err);
+      },
     );
     return run;
+  }
+
+  /** Once a second: close the series' second and tell the dashboards. */
+  #tick(): void {
+    const status = this.status();
+    const gauges = new Map<string, Gauges>();
+    for (const [name, s] of Object.entries(status.services)) gauges.set(name, { held: s.queued, websockets: s.websockets, inflight: s.inflight });
+    const t = Date.now();
+    const points = this.#series.tick(t, gauges);
+    if (this.#live.subscribers > 0) this.#live.publish({ type: 'tick', t, status, points });
+  }
+
+  /** The access log as `config` says: created when first on, closed when turned off, reconfigured otherwise. */
+  #configureAccessLog(config: Config): void {
+    const want = config.accessLog;
+    if (!want.enabled) {
+      this.#observers.set(undefined);
+      void this.#accessLog?.close();
+      return;
+    }
+    if (this.#accessLog === undefined) this.#accessLog = new AccessLog({ config: want, registry: this.#metrics.registry, log: this.#log.child({ component: 'access-log' }) });
+    else this.#accessLog.reconfigure(want);
+    this.#observers.set(this.#accessLog);
   }
 
   async #makeService(config: ServiceConfig): Promise<Service> {
@@ -448,7 +559,11 @@ export class Baton implements ControlApi {
         void done.finally(() => this.#retiring.delete(done));
       },
       route: (services) => this.#proxy?.route(services),
-      reconfigure: (next) => this.#proxy?.reconfigure(next.limits, next.trustedProxies),
+      reconfigure: (next) => {
+        this.#proxy?.reconfigure(next.limits, next.trustedProxies);
+        this.#proxy?.setTraceparent(next.traceparent);
+        this.#configureAccessLog(next);
+      },
       persist: () => this.#persist(),
     };
   }
@@ -559,6 +674,10 @@ export class Baton implements ControlApi {
       for (const u of s.upstreams()) u.close();
       s.runtime.close?.();
     }
+    // Issue 16: the last access log lines and history records are written before exiting.
+    clearInterval(this.#ticker);
+    await this.#history.flushed();
+    await this.#accessLog?.close();
     this.#log.info('handed over to the new Baton: exiting');
     this.#exitAfterHandover();
   }

@@ -14,6 +14,7 @@ import { closest } from './cli/suggest.js';
 import { ConnectError, request, type ControlTarget } from './cli/client.js';
 import * as control from './cli/control.js';
 import { logs } from './cli/logs.js';
+import { history } from './cli/history.js';
 import { validate } from './cli/validate.js';
 import { completionScript, SHELLS, type Shell } from './cli/completion.js';
 import { batonVersion } from './cli/version.js';
@@ -22,6 +23,7 @@ import { loadConfig } from './config/load.js';
 import { parseDuration } from './config/duration.js';
 import { chooseLogFormat } from './log/logger.js';
 import { isBatonError } from './errors.js';
+import { parseTokenLine } from './control/token.js';
 import type { StatusBody } from './control/protocol.js';
 
 const DEFAULT_CONFIG = 'config/baton.yaml';
@@ -132,6 +134,17 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       if (!(lines <= 10_000)) throw new UsageError(`-n: expected a number of lines from 0 to 10000, got "${options.lines}"`, command);
       return logs(await target(options, env), positionals[0]!, { follow: options.follow, lines, json: options.json });
     }
+    case 'history': {
+      arity(0, 1, 'at most one SERVICE');
+      const n = options.lines === undefined ? 20 : /^\d{1,4}$/.test(options.lines) ? Number(options.lines) : NaN;
+      if (!(n >= 1 && n <= 1000)) throw new UsageError(`-n: expected a number of records from 1 to 1000, got "${options.lines}"`, command);
+      return history(await target(options, env), positionals[0], n, options.json);
+    }
+    case 'dashboard': {
+      arity(0, 0, '');
+      const { dashboard } = await import('./cli/dashboard.js');
+      return dashboard(await target(options, env), options.json);
+    }
   }
   throw new UsageError(`unknown command "${command}"`);
 }
@@ -168,13 +181,14 @@ async function token(options: Options, env: NodeJS.ProcessEnv): Promise<string> 
     } catch (err) {
       throw new UsageError(`--token-file: cannot read ${options.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
-    const first = text.split('\n')[0]!.trim();
+    // The first token of the file; a `name:` in front of it is the server's to read, not sent.
+    const first = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#'))?.trim() ?? '';
     if (first === '') throw new UsageError(`--token-file: ${options.tokenFile} is empty`);
-    return first;
+    return parseTokenLine(first, '').token;
   }
   const fromEnv = (env.BATON_TOKEN ?? '').trim();
   if (fromEnv === '') throw new UsageError('the TCP control listener needs its token: --token-file FILE or BATON_TOKEN');
-  return fromEnv;
+  return parseTokenLine(fromEnv, '').token;
 }
 
 function version(json: boolean): number {

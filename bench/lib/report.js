@@ -96,6 +96,17 @@ export function judge(results) {
     const measured = cost <= 0 ? `none measurable (on ${Math.round(b50.rps)} vs off ${Math.round(off.rps)} req/s, spread ±${noise.toFixed(0)}%)` : `${cost.toFixed(1)}% (spread ±${noise.toFixed(0)}%)`;
     t.push({ name: 'metrics cost (req/s, on vs off, small GET c=50)', goal: '< 5%', measured, met: cost < 5 });
   }
+  // Issue 16: the access log's cost, on (baton-accesslog) vs off (baton), per workload it ran.
+  for (const w of ['get', 'post-1k']) {
+    const on = row(w, 'baton-accesslog');
+    const off = row(w, 'baton');
+    if (on === undefined || off === undefined) continue;
+    const cost = (1 - on.rps / off.rps) * 100;
+    const noise = Math.max(on.rpsSpread.pct, off.rpsSpread.pct) / 2;
+    const cpu = on.cpuUsPerReq - off.cpuUsPerReq;
+    const measured = `${cost <= 0 ? 'none measurable' : `${cost.toFixed(1)}%`} (on ${Math.round(on.rps)} vs off ${Math.round(off.rps)} req/s, spread ±${noise.toFixed(0)}%; CPU ${cpu >= 0 ? '+' : ''}${cpu.toFixed(1)} µs/req)`;
+    t.push({ name: `access log cost (req/s, on vs off, ${w} c=${on.c ?? 50})`, goal: '< 10%', measured, met: cost < 10 });
+  }
   const ws = results.websocket?.rows;
   if (ws !== undefined) {
     const b = ws.find((r) => r.id === 'baton');

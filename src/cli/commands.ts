@@ -45,7 +45,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logFormat', flags: ['--log-format'], value: 'FORMAT', choices: ['json', 'pretty'], help: 'log lines as JSON or for people (else $BATON_LOG_FORMAT, else pretty on a terminal)' },
   { key: 'pidFile', flags: ['--pid-file'], value: 'FILE', file: true, help: "write Baton's pid to FILE (kept current across `baton upgrade`, for systemd's PIDFile=)" },
   { key: 'follow', flags: ['-f', '--follow'], help: 'keep printing new lines' },
-  { key: 'lines', flags: ['-n', '--lines'], value: 'N', help: 'lines of recent output to print first (default 100)' },
+  { key: 'lines', flags: ['-n', '--lines'], value: 'N', help: 'how many: lines of recent output (logs, default 100), records (history, default 20)' },
   { key: 'help', flags: ['-h', '--help'], help: 'show help' },
   { key: 'version', flags: ['-v', '-V', '--version'], help: "show Baton's version" },
 ];
@@ -160,6 +160,22 @@ export const COMMANDS: readonly CommandSpec[] = [
     details: 'The last N lines (-n, default 100); with -f, new lines as they come, across deploys.',
     options: ['follow', 'lines', 'json', ...CONTROL],
     complete: ['service'],
+  },
+  {
+    name: 'history',
+    args: '[SERVICE]',
+    summary: 'show past deploys, rollbacks, promotes, canaries, pauses, maintenance changes and reloads, newest first',
+    details: 'With SERVICE, only its records; -n N, the last N (default 20, at most 1000); who asked, each\none: the control socket, a TCP token by name, or a signal. --json prints the body of GET /v1/history.',
+    options: ['lines', 'json', ...CONTROL],
+    complete: ['service'],
+  },
+  {
+    name: 'dashboard',
+    args: '',
+    summary: 'serve the live dashboard on 127.0.0.1 and print its URL',
+    details:
+      'A random port and a one-time token in the URL; the page reads the control API (read only)\nthrough this process, which serves nothing else and nowhere else, until Ctrl-C. On a TCP\ncontrol listener the same page is at /dashboard/ (any user name, the token as the password).',
+    options: ['json', ...CONTROL],
   },
   { name: 'version', args: '', summary: "show Baton's version (also -v, --version)", options: ['json'] },
   { name: 'help', args: '[COMMAND]', summary: 'show help for COMMAND', options: [], complete: ['command'] },

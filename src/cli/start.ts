@@ -83,8 +83,11 @@ export async function runStart(config: Config, opts: StartOptions): Promise<numb
   // systemctl reload, kill -HUP: re-read the config (an invalid one changes nothing).
   process.on('SIGHUP', () => {
     log.info({ signal: 'SIGHUP' }, 'signal received: reloading');
-    baton.reload().catch((err: unknown) => log.error({ err: (err as Error).message, code: isBatonError(err) ? err.code : undefined }, 'reload refused'));
+    baton.reload({ via: 'signal', signal: 'SIGHUP' }).catch((err: unknown) => log.error({ err: (err as Error).message, code: isBatonError(err) ? err.code : undefined }, 'reload refused'));
   });
+  // logrotate's postrotate, kill -USR1: reopen the access log file (issue 16). Also keeps
+  // Node's default for SIGUSR1 (starting the inspector) off a production proxy.
+  process.on('SIGUSR1', () => baton.reopenLogs());
   // kill -USR2: `baton upgrade`, its steps in the log.
   process.on('SIGUSR2', () => {
     log.info({ signal: 'SIGUSR2' }, 'signal received: upgrading');

@@ -24,7 +24,7 @@ export interface ConfigDiff {
   removed: string[];
   changed: ServiceChange[];
   unchanged: string[];
-  /** Top-level keys applied at once (limits, trusted_proxies). */
+  /** Top-level keys applied at once (limits, trusted_proxies, access_log, traceparent). */
   global: string[];
   /** Top-level keys not applied: they need a restart. */
   restart_required: string[];
@@ -35,6 +35,7 @@ const YAML_NAMES: Record<string, string> = {
   loadBalancing: 'load_balancing',
   stateFile: 'state_file',
   trustedProxies: 'trusted_proxies',
+  accessLog: 'access_log',
 };
 
 export function diffConfig(running: Config, next: Config): ConfigDiff {
@@ -54,7 +55,7 @@ export function diffConfig(running: Config, next: Config): ConfigDiff {
   // tls: certificates re-read and settings applied in place (issue 11); its listen address needs a restart.
   if (!same(running.tls === undefined ? undefined : { ...running.tls, listen: undefined }, next.tls === undefined ? undefined : { ...next.tls, listen: undefined })) diff.global.push('tls');
   if (!same(running.tls?.listen, next.tls?.listen)) diff.restart_required.push('tls.listen');
-  for (const key of ['limits', 'trustedProxies'] as const) if (!same(running[key], next[key])) diff.global.push(yamlName(key));
+  for (const key of ['limits', 'trustedProxies', 'accessLog', 'traceparent'] as const) if (!same(running[key], next[key])) diff.global.push(yamlName(key));
   for (const key of RESTART) if (!same(running[key], next[key])) diff.restart_required.push(yamlName(key));
   return diff;
 }

@@ -119,6 +119,8 @@ function resolvePaths(raw: RawConfig, absFile: string): Config {
     trustedProxies: raw.trustedProxies,
     limits: raw.limits,
     ...(raw.tls === undefined ? {} : { tls: resolveTlsPaths(raw.tls, dir) }),
+    accessLog: raw.accessLog.path === 'stdout' ? raw.accessLog : { ...raw.accessLog, path: resolve(dir, raw.accessLog.path) },
+    traceparent: raw.traceparent,
     services,
   };
 }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { hstsSchema, tlsSchema } from './tls-schema.js'; // issue 11: the edge
 import type {
+  AccessLogConfig,
   DockerConfig,
   DrainConfig,
   HealthConfig,
@@ -340,6 +341,25 @@ const limitsSchema = strict({
   )
   .prefault({});
 
+// --- access_log and traceparent (issue 16) ---
+/** `access_log:` present means on (`enabled` defaults to true); absent, off. */
+const accessLogSchema = strict({
+  enabled: z.boolean().default(true),
+  path: z.string().min(1).default('stdout'),
+  sample: leaf((v) => (typeof v === 'number' && v >= 0 && v <= 1 ? v : new Expected('a fraction from 0 to 1 like 0.1'))).prefault(1),
+  include_query: z.boolean().default(false),
+  buffer: leaf((v) => {
+    const n = parseByteSize(v);
+    return n !== undefined && n >= 4096 ? n : new Expected('a size of at least 4kb like "8mb"');
+  }).prefault('8mb'),
+})
+  .transform((a): AccessLogConfig => ({ enabled: a.enabled, path: a.path, sample: a.sample, includeQuery: a.include_query, bufferBytes: a.buffer }))
+  .optional()
+  .transform((a): AccessLogConfig => a ?? { enabled: false, path: 'stdout', sample: 1, includeQuery: false, bufferBytes: 8 * 1024 * 1024 });
+
+const traceparentSchema = z.enum(['generate', 'forward']).default('generate');
+// --- end access_log and traceparent ---
+
 /**
  * The whole file. Its output is a `Config` minus what depends on where the file lives:
  * `file`, `dir`, and absolute paths (`stateFile` is `undefined` when not set).
@@ -360,6 +380,8 @@ export const configSchema = strict({
   trusted_proxies: z.array(ipSchema).default(() => []),
   limits: limitsSchema,
   tls: tlsSchema.optional(), // issue 11
+  access_log: accessLogSchema,
+  traceparent: traceparentSchema,
   services: servicesSchema,
 }).transform((c) => ({
   listen: c.listen,
@@ -368,6 +390,8 @@ export const configSchema = strict({
   trustedProxies: c.trusted_proxies,
   limits: c.limits,
   tls: c.tls,
+  accessLog: c.access_log,
+  traceparent: c.traceparent,
   services: c.services,
 }));
 

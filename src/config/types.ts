@@ -116,6 +116,21 @@ export interface LimitsConfig {
   underscoresInHeaders: boolean;
 }
 
+/** The access log (issue 16): one JSON line per request, through pino's asynchronous destination. */
+export interface AccessLogConfig {
+  enabled: boolean;
+  /** "stdout", or an absolute file path once loaded (reopened on SIGUSR1). */
+  path: string;
+  /** Share of successful requests logged, 0 to 1; errors (5xx, outcomes other than ok) are always logged. */
+  sample: number;
+  includeQuery: boolean;
+  /** Bytes of lines waiting for the disk past which new lines are dropped (and counted). */
+  bufferBytes: number;
+}
+
+/** W3C traceparent: `generate` forwards a valid one and starts a trace otherwise; `forward` passes on what came. */
+export type TraceparentMode = 'generate' | 'forward';
+
 export interface Config {
   /** Absolute path of the file this came from ("<default>" for the embedded default). */
   file: string;
@@ -134,5 +149,7 @@ export interface Config {
   limits: LimitsConfig;
   /** HTTPS and HTTP/2 on their own listener (issue 11); absent: plain HTTP only. */
   tls?: TlsConfig;
+  accessLog: AccessLogConfig;
+  traceparent: TraceparentMode;
   services: Record<string, ServiceConfig>;
 }

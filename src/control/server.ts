@@ -8,6 +8,9 @@ import { BatonError, isBatonError, statusOf } from '../errors.js';
 import { parseDuration } from '../config/duration.js';
 import type { ControlApi, ErrorBody, SwapEvent, UpgradeDone } from './protocol.js';
 import { parseLogsQuery, streamLogs } from './logs.js';
+import type { NamedToken } from './token.js';
+import type { Caller } from '../observe/history-entry.js';
+import { isDashboardPath, serveObserve } from './observe-routes.js';
 
 const MAX_BODY = 64 * 1024;
 const MAX_MESSAGE = 2000;
@@ -36,34 +39,46 @@ export class ControlServer {
    * `tcp`: an optional TCP listener (off by default) on which every request must carry
    * `Authorization: Bearer <token>`; the Unix socket relies on its file mode instead.
    */
-  constructor(opts: { path: string; api: ControlApi; log: Logger; tcp?: { listen: { host: string; port: number }; token: string } }) {
+  constructor(opts: { path: string; api: ControlApi; log: Logger; tcp?: { listen: { host: string; port: number }; token?: string; tokens?: NamedToken[] } }) {
     this.#api = opts.api;
     this.#path = opts.path;
     this.#log = opts.log;
-    const serve = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-      this.#handle(req, res).catch((err: unknown) => {
+    const serve = (req: http.IncomingMessage, res: http.ServerResponse, by: Caller): void => {
+      this.#handle(req, res, by).catch((err: unknown) => {
         this.#log.error({ err }, 'control request failed');
         if (!res.headersSent) sendJson(res, 500, { error: { code: 'INTERNAL', message: 'internal error' } });
         else res.end();
       });
     };
-    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, serve);
+    const onSocket: Caller = { via: 'socket' };
+    this.#server = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => serve(req, res, onSocket));
     this.#server.on('clientError', clientOnError);
     if (opts.tcp !== undefined) {
-      const expected = digest(opts.tcp.token);
+      const tokens = [...(opts.tcp.tokens ?? []), ...(opts.tcp.token === undefined ? [] : [{ name: 'token', token: opts.tcp.token }])];
+      const expected = tokens.map((t) => ({ name: t.name, digest: digest(t.token) }));
       this.#tcpListen = opts.tcp.listen;
       this.#tcp = http.createServer({ requestTimeout: 0, headersTimeout: 10_000 }, (req, res) => {
-        const auth = req.headers.authorization ?? '';
-        const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
-        // Compare digests in constant time: the token's length leaks nothing either.
-        if (given === '' || !timingSafeEqual(digest(given), expected)) {
+        const given = presentedToken(req.headers.authorization ?? '');
+        // Compare digests in constant time, against every token: neither length nor which one leaks.
+        let name: string | undefined;
+        if (given !== '') {
+          const d = digest(given);
+          for (const e of expected) if (timingSafeEqual(d, e.digest)) name ??= e.name;
+        }
+        if (name === undefined) {
           req.resume();
+          // A browser on the dashboard gets a Basic challenge (the token as the password).
+          if (isDashboardPath(req.url ?? '/')) {
+            res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Basic realm="baton", charset="UTF-8"' });
+            res.end('401 the dashboard on the TCP control listener needs its token: any user name, the token as the password\n');
+            return;
+          }
           const text = JSON.stringify({ error: { code: 'UNAUTHORIZED', message: 'the TCP control listener requires "Authorization: Bearer <token>"' } }) + '\n';
           res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer', 'content-length': Buffer.byteLength(text) });
           res.end(text);
           return;
         }
-        serve(req, res);
+        serve(req, res, { via: 'tcp', token: name, address: req.socket.remoteAddress ?? '' });
       });
       this.#tcp.on('clientError', clientOnError);
     }
@@ -150,8 +165,10 @@ export class ControlServer {
     if (this.#created) await unlink(this.#path).catch(() => {});
   }
 
-  async #handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  async #handle(req: http.IncomingMessage, res: http.ServerResponse, by: Caller): Promise<void> {
     const url = (req.url ?? '/').split('?')[0]!;
+    // History, series, the event stream and the dashboard (issue 16): control/observe-routes.ts.
+    if (serveObserve(req, res, url, this.#api)) return;
     if (url === '/v1/status') {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
       return sendJson(res, 200, this.#api.status());
@@ -160,7 +177,7 @@ export class ControlServer {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
       req.resume();
       try {
-        return sendJson(res, 200, await this.#api.reload());
+        return sendJson(res, 200, await this.#api.reload(by));
       } catch (err) {
         return sendError(res, err);
       }
@@ -209,19 +226,19 @@ export class ControlServer {
           if (typeof version !== 'string') throw new BatonError('BAD_REQUEST', 'body must be {"version": "<version>"}: "version" is missing or not a string');
           const canary = body.canary;
           if (canary !== undefined && canary !== null && typeof canary !== 'number') throw new BatonError('BAD_REQUEST', `"canary" must be a percentage from 1 to 99, got ${JSON.stringify(canary)}`);
-          return await this.#stream(res, (emit) => this.#api.deploy(service, version, emit, typeof canary === 'number' ? { canary } : {}));
+          return await this.#stream(res, (emit) => this.#api.deploy(service, version, emit, typeof canary === 'number' ? { canary, by } : { by }));
         }
         case 'rollback':
-          return await this.#stream(res, (emit) => this.#api.rollback(service, emit));
+          return await this.#stream(res, (emit) => this.#api.rollback(service, emit, by));
         case 'promote':
-          return await this.#stream(res, (emit) => this.#api.promote(service, emit));
+          return await this.#stream(res, (emit) => this.#api.promote(service, emit, by));
         case 'maintenance': {
           const on = body.on;
           if (typeof on !== 'boolean') throw new BatonError('BAD_REQUEST', 'body must be {"on": true|false, "message"?: "<text>"}: "on" is missing or not true/false');
           const message = body.message ?? '';
           if (typeof message !== 'string') throw new BatonError('BAD_REQUEST', '"message" must be a string');
           if (message.length > MAX_MESSAGE) throw new BatonError('BAD_REQUEST', `message is ${message.length} characters; at most ${MAX_MESSAGE}`);
-          return sendJson(res, 200, await this.#api.maintenance(service, on, message));
+          return sendJson(res, 200, await this.#api.maintenance(service, on, message, by));
         }
         case 'pause': {
           const t = body.timeout;
@@ -230,10 +247,10 @@ export class ControlServer {
             timeoutMs = typeof t === 'string' ? parseDuration(t) : undefined;
             if (timeoutMs === undefined || timeoutMs <= 0) throw new BatonError('BAD_DURATION', `timeout: expected a duration like "30s", got ${JSON.stringify(t)}`);
           }
-          return sendJson(res, 200, this.#api.pause(service, timeoutMs));
+          return sendJson(res, 200, this.#api.pause(service, timeoutMs, by));
         }
         case 'resume':
-          return sendJson(res, 200, this.#api.resume(service));
+          return sendJson(res, 200, this.#api.resume(service, by));
         case 'notify': {
           const message = body.message;
           if (typeof message !== 'string' || message.length === 0) throw new BatonError('BAD_REQUEST', 'body must be {"message": "<text>"}: "message" is missing or empty');
@@ -376,24 +393,35 @@ function clientOnError(err: NodeJS.ErrnoException, socket: import('node:stream')
   socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
+/** The token of `Authorization: Bearer <token>`, or the password of `Basic` (a browser on the dashboard). */
+function presentedToken(auth: string): string {
+  if (auth.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (auth.startsWith('Basic ')) {
+    const decoded = Buffer.from(auth.slice(6).trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    return colon === -1 ? '' : decoded.slice(colon + 1);
+  }
+  return '';
+}
+
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
 }
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body) + '\n';
   if (status === 413) res.shouldKeepAlive = false;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-function sendError(res: http.ServerResponse, err: unknown): void {
+export function sendError(res: http.ServerResponse, err: unknown): void {
   const e = isBatonError(err) ? err : new BatonError('INTERNAL', err instanceof Error ? err.message : String(err));
   const body: ErrorBody = { error: e.toJSON() };
   sendJson(res, statusOf(e.code), body);
 }
 
-function methodNotAllowed(res: http.ServerResponse, allow: string): void {
+export function methodNotAllowed(res: http.ServerResponse, allow: string): void {
   const text = JSON.stringify({ error: { code: 'METHOD_NOT_ALLOWED', message: `use ${allow}` } }) + '\n';
   res.writeHead(405, { 'content-type': 'application/json', allow, 'content-length': Buffer.byteLength(text) });
   res.end(text);

@@ -48,4 +48,8 @@ export interface ExchangeRecord {
   readonly bytesOut: number;
   readonly upstream: Upstream | undefined;
   readonly downstream: Downstream;
+  /** The client's address after trusted_proxies (computed when read). */
+  readonly clientAddress: string;
+  /** The W3C traceparent sent upstream, if any (computed when read). */
+  readonly traceparent: string | undefined;
 }

@@ -13,7 +13,8 @@ import type { HoldOutcome, Waiter } from '../swap/gate.js';
 import type { BodyError, BodySink, Downstream, DownstreamEvents, ResponseBody } from './downstream.js';
 import type { DeadlineEntry, DeadlineList } from './deadlines.js';
 import type { ExchangeContext } from './request-path.js';
-import { downstreamHeaders, fieldValue, upstreamHeaders } from './headers.js';
+import { downstreamHeaders, fieldValue, lastFieldValue, upstreamHeaders } from './headers.js';
+import { clientAddress } from './client-address.js';
 import { sendError, type ProxyErrorKind } from './error-pages.js';
 import { injection, type ScriptInjector } from './inject.js';
 import { sendMaintenance } from './maintenance.js';
@@ -82,12 +83,24 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
       authority: route.authority,
       requestId: this.requestId,
       underscores: ctx.limits.underscoresInHeaders,
+      trace: ctx.trace,
     });
     if (strip) this.outgoingHeaders.push('x-forwarded-prefix', route.prefix);
   }
 
   get service(): string {
     return this.#service.name;
+  }
+
+  // Read by the access log only, so computed when asked rather than per request (issue 16).
+  /** The client's address: the socket's, or, from a trusted proxy, the X-Forwarded-For entry it vouches for. */
+  get clientAddress(): string {
+    return clientAddress(this.downstream.remoteAddress, this.downstream.headers, this.#ctx.trusted);
+  }
+
+  /** The traceparent sent upstream (the client's, or one Baton generated), if any. */
+  get traceparent(): string | undefined {
+    return lastFieldValue(this.outgoingHeaders, 'traceparent');
   }
 
   /** Admit the request: at once when its service serves, else into the gate's queue. */

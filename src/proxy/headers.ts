@@ -5,6 +5,7 @@
  * `Connection` got it stripped while its body was still sent, smuggling a second request).
  */
 import { randomBytes } from 'node:crypto';
+import type { TraceContext } from './trace-context.js';
 
 /** Hop-by-hop fields (RFC 9110 7.6.1), and the fields Baton sets itself, never passed on as sent. */
 const UPSTREAM_DROPPED = new Set([
@@ -33,7 +34,7 @@ function lengths(names: Iterable<string>): Uint8Array {
   for (const n of names) t[n.length] = 1;
   return t;
 }
-const UPSTREAM_LENGTHS = lengths(UPSTREAM_DROPPED);
+const UPSTREAM_LENGTHS = lengths([...UPSTREAM_DROPPED, 'traceparent']);
 const DOWNSTREAM_LENGTHS = lengths([...DOWNSTREAM_DROPPED, 'x-request-id']);
 
 /** A request id the client may keep: visible ASCII, at most 200 characters. */
@@ -62,6 +63,8 @@ export interface ForwardedContext {
   requestId: string;
   /** Whether header names with "_" pass (nginx drops them by default: `underscores_in_headers`). */
   underscores: boolean;
+  /** W3C traceparent handling (issue 16); without it, traceparent passes as any other field. */
+  trace?: TraceContext;
 }
 
 /**
@@ -75,6 +78,7 @@ export function upstreamHeaders(sent: readonly string[], ctx: ForwardedContext):
   let xff: string | undefined;
   let xfp: string | undefined;
   let xfh: string | undefined;
+  let traceparents: string[] | undefined;
   for (let i = 0; i < sent.length; i += 2) {
     const name = sent[i]!;
     if (name.length === 10 && name.toLowerCase() === 'connection') named = connectionTokens(sent[i + 1]!, named);
@@ -92,6 +96,10 @@ export function upstreamHeaders(sent: readonly string[], ctx: ForwardedContext):
         }
         continue;
       }
+      if (lower === 'traceparent' && ctx.trace !== undefined) {
+        (traceparents ??= []).push(value);
+        continue;
+      }
       if (named !== undefined && named.has(lower)) continue;
     }
     if (!ctx.underscores && name.includes('_')) continue;
@@ -107,7 +115,30 @@ export function upstreamHeaders(sent: readonly string[], ctx: ForwardedContext):
     'x-request-id',
     ctx.requestId,
   );
+  if (ctx.trace !== undefined) {
+    const trace = ctx.trace.outgoing(traceparents ?? NONE);
+    if (trace.dropState) dropField(out, 'tracestate');
+    // Last, where the exchange finds it for the access log.
+    if (trace.value !== undefined) out.push('traceparent', trace.value);
+  }
   return out;
+}
+
+const NONE: readonly string[] = [];
+
+/** Remove every `lowerName` field from a flat list (rare: a tracestate whose traceparent was replaced). */
+function dropField(fields: string[], lowerName: string): void {
+  for (let i = fields.length - 2; i >= 0; i -= 2) if (fields[i]!.toLowerCase() === lowerName) fields.splice(i, 2);
+}
+
+/** The value of the last `lowerName` field, looking from the end (where Baton puts its own). */
+export function lastFieldValue(headers: readonly string[], lowerName: string): string | undefined {
+  const len = lowerName.length;
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    const name = headers[i]!;
+    if (name.length === len && name.toLowerCase() === lowerName) return headers[i + 1];
+  }
+  return undefined;
 }
 
 /**

@@ -17,12 +17,18 @@ import type { OwnRoutes } from './own-routes.js';
 import type { Router } from './router.js';
 import { hstsValue } from '../config/tls-schema.js';
 import { HstsDownstream } from '../tls/hsts.js';
+import type { TraceContext } from './trace-context.js';
+import type { UpgradeRecord } from './upgrades.js';
 
 /** What the data plane reports (metrics, access log). All optional so tests can leave them out. */
 export interface ProxyObserver {
   requestFinished?(record: ExchangeRecord): void;
   held?(service: string, outcome: HoldOutcome, ms: number): void;
   upstreamError?(service: string, kind: string): void;
+  /** A WebSocket (or a refused or failed upgrade) ended (access log). */
+  upgradeFinished?(record: UpgradeRecord): void;
+  /** A request answered before it reached a service (no route, too many headers, too large) (access log). */
+  refused?(req: Downstream, status: number, kind: string, requestId: string): void;
 }
 
 /** What every exchange shares: the request path's tools and settings. */
@@ -35,6 +41,8 @@ export interface ExchangeContext {
   readonly log: Logger;
   /** Client addresses whose X-Forwarded-* are kept. */
   readonly trusted: ReadonlySet<string>;
+  /** W3C traceparent: forwarded, generated (issue 16). */
+  readonly trace: TraceContext;
 }
 
 export interface RequestPathOptions {
@@ -84,15 +92,19 @@ export class RequestPath {
     if (!req.secure && this.#edge?.plainRequest(req) === true) return; // issue 11
     if (req.path.startsWith('/_baton/')) return this.#ownRoutes.serve(req);
     const route = this.#router.match(req.authority, req.path);
-    if (route === undefined) return void sendError(req, 'no_route', this.#ctx.ids.of(req.headers));
+    if (route === undefined) return this.#refuse(req, 'no_route');
     const service = route.value;
     const hsts = service.config.hsts;
     if (req.secure && hsts !== undefined) req = new HstsDownstream(req, hstsValue(hsts)); // issue 11
     const limits = this.#ctx.limits;
-    if (req.headers.length > limits.maxHeadersCount * 2) return void sendError(req, 'too_many_headers', this.#ctx.ids.of(req.headers));
-    if (limits.maxBodyBytes > 0 && req.body.kind === 'length' && req.body.length > limits.maxBodyBytes) {
-      return void sendError(req, 'payload_too_large', this.#ctx.ids.of(req.headers));
-    }
+    if (req.headers.length > limits.maxHeadersCount * 2) return this.#refuse(req, 'too_many_headers');
+    if (limits.maxBodyBytes > 0 && req.body.kind === 'length' && req.body.length > limits.maxBodyBytes) return this.#refuse(req, 'payload_too_large');
     new Exchange(this.#ctx, req, service, { authority: req.authority ?? this.fallbackAuthority, prefix: route.prefix }).start();
+  }
+
+  #refuse(req: Downstream, kind: 'no_route' | 'too_many_headers' | 'payload_too_large'): void {
+    const requestId = this.#ctx.ids.of(req.headers);
+    const status = sendError(req, kind, requestId);
+    this.#ctx.observer.refused?.(req, status, kind, requestId);
   }
 }

@@ -20,6 +20,7 @@ import { NodeConnections } from './node-connections.js';
 import { rawError } from './raw-error.js';
 import { H2Server } from './h2/server.js';
 import type { TlsEdge } from '../tls/edge.js';
+import { TraceContext, type TraceparentMode } from './trace-context.js';
 
 export type { ProxyObserver } from './request-path.js';
 
@@ -35,6 +36,8 @@ export interface ProxyServerOptions {
   transport?: Transport;
   /** The TLS edge (issue 11): its listener's connections come here by ALPN. */
   tls?: TlsEdge;
+  /** W3C traceparent handling (issue 16); `generate` by default. */
+  traceparent?: TraceparentMode;
 }
 
 /** The secure side (issue 11): HTTP/1.1 over TLS on Baton's own server (node:http for what it declines), and HTTP/2. */
@@ -78,6 +81,7 @@ export class ProxyServer {
   readonly #limits: LimitsConfig;
   readonly #trusted: Set<string>;
   readonly #secure: SecureSide | undefined;
+  readonly #trace: TraceContext;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -94,6 +98,7 @@ export class ProxyServer {
       observer: opts.observer ?? {},
       log: opts.log,
       trusted: this.#trusted,
+      trace: (this.#trace = new TraceContext(opts.traceparent)),
     };
     this.#path = new RequestPath({ ctx, ownRoutes: new OwnRoutes(clientScript()), fallbackAuthority, ...(opts.tls === undefined ? {} : { edge: opts.tls }) }, routerOf(opts.services));
     this.#upgrades = new Upgrades({ ctx, hub: opts.hub, log: opts.log, router: () => this.#path.router, fallbackAuthority: () => this.#path.fallbackAuthority });
@@ -179,6 +184,11 @@ export class ProxyServer {
     }
     this.#secure?.h1.reconfigure(this.#limits);
     this.#secure?.h2.reconfigure(this.#limits);
+  }
+
+  /** A new traceparent setting (a reload): it applies to the next request. */
+  setTraceparent(mode: TraceparentMode): void {
+    this.#trace.mode = mode;
   }
 
   /**

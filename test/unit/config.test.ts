@@ -82,6 +82,8 @@ describe('parseConfig', () => {
         upstreamHeadersTimeoutMs: 60_000,
         underscoresInHeaders: false,
       },
+      accessLog: { enabled: false, path: 'stdout', sample: 1, includeQuery: false, bufferBytes: 8 * 1024 * 1024 },
+      traceparent: 'generate',
       services: {
         web: {
           name: 'web',

@@ -22,6 +22,8 @@ export const CONFIGS = [
   { id: 'baton', label: 'Baton (Node {node})', kind: 'baton', tls: true },
   { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false, tls: true },
   { id: 'baton-nometrics', label: 'Baton (Node {node}), metrics off', kind: 'baton', metrics: false, workloads: ['get'] },
+  // Issue 16: the access log on (a file in Baton's temp folder) against `baton` (off), at c=50.
+  { id: 'baton-accesslog', label: 'Baton (Node {node}), access log', kind: 'baton', top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'] },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
   { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },

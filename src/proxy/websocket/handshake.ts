@@ -20,7 +20,8 @@ export interface HandshakeOptions {
   headers: readonly string[];
   timeoutMs: number;
   buffers: ReadBuffers;
-  done(outcome: UpgradeOutcome, error?: Error): void;
+  /** `answer`: the app's status (101 when open) and, when open, the tunnel (for the access log). */
+  done(outcome: UpgradeOutcome, error?: Error, answer?: { status: number; tunnel?: WsTunnel }): void;
 }
 
 /**
@@ -40,7 +41,7 @@ export class Handshake {
   readonly #up: net.Socket;
   readonly #timer: NodeJS.Timeout;
   readonly #held: Buffer;
-  #done: (outcome: UpgradeOutcome, error?: Error) => void;
+  #done: HandshakeOptions['done'];
   #state: 'head' | 'relaying' | 'tunnel' | 'over' = 'head';
   #pending: Buffer | undefined;
   /** A refused handshake's answer being relayed: how its body ends. */
@@ -108,7 +109,7 @@ export class Handshake {
     // The app declined the upgrade (404, 401...): relay its answer, then close.
     this.#state = 'relaying';
     this.#answer = answer;
-    this.#settle('refused');
+    this.#settle('refused', undefined, { status: answer.status });
     switch (answer.body.kind) {
       case 'none':
         return this.#endRelay();
@@ -137,7 +138,7 @@ export class Handshake {
     const target = this.#target;
     this.#tunnel = new WsTunnel(client, this.#up, (t) => target.untrackSocket(t));
     target.trackSocket(this.#tunnel);
-    this.#settle('open');
+    this.#settle('open', undefined, { status: 101, tunnel: this.#tunnel });
     if (this.#held.length > 0) this.#up.write(this.#held);
     client.resume();
     if (rest !== undefined) this.#tunnel.fromUpstream(rest);
@@ -188,11 +189,11 @@ export class Handshake {
     this.#settle('failed', err);
   }
 
-  #settle(outcome: UpgradeOutcome, err?: Error): void {
+  #settle(outcome: UpgradeOutcome, err?: Error, answer?: { status: number; tunnel?: WsTunnel }): void {
     clearTimeout(this.#timer);
     const done = this.#done;
     this.#done = ignore;
-    done(outcome, err);
+    done(outcome, err, answer);
   }
 
   #onTimeout = (): void => {

@@ -39,6 +39,11 @@ export class WsTunnel implements TrackedSocket {
     client.on('end', this.#clientOnEnd);
   }
 
+  /** Whether Baton closed it with 1012 at the end of a drain grace (the access log's cut_by_drain). */
+  get closedForRestart(): boolean {
+    return this.#sent;
+  }
+
   /** Bytes from the upstream, to the client (`chunk` is the tunnel's to keep). */
   fromUpstream(chunk: Buffer): void {
     if (!this.#sent) this.#upstreamOnData(chunk);
