@@ -1,16 +1,16 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
-import type { Instance, Runtime, SavedInstance } from './runtime/runtime.js';
-import type { Release } from './upstream/release.js';
-import { Service, type Supervision, type SwapKind } from './service.js';
+import type { Instance, Runtime } from './runtime/runtime.js';
+import { Service, type Supervision } from './service.js';
+import { SwapTracker } from './swap/tracker.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
 import { ControlServer } from './control/server.js';
 import { readTokens } from './control/token.js';
 import type { ControlApi, HistoryQuery, MaintenanceReply, NotifyReply, PauseReply, ResumeReply, StatusBody } from './control/protocol.js';
-import { readFile } from 'node:fs/promises';
-import { endCanary, promote, startCanary, swap, type DoneEvent, type SwapDeps, type SwapEvent } from './swap/swap.js';
+import { endCanary, promote, startCanary, swap, type SwapDeps, type SwapEvent } from './swap/swap.js';
 import { StateStore, type SavedState } from './state/store.js';
+import { snapshotOf } from './state/snapshot.js';
 import { applyReload, type ReloadReport, type ReloadTarget } from './reload.js';
 import { loadConfig } from './config/load.js';
 import { bringUp, listenError } from './bring-up.js';
@@ -18,19 +18,14 @@ import { waitHealthy, probe } from './upstream/health.js';
 import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
-import { diffConfig } from './config/diff.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
-import type { LogOutput } from './log/output.js';
-import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
-import type { ListenerName } from './upgrade/protocol.js';
+import { readMaintenancePage } from './maintenance.js';
+import { upgrade, type UpgradeDone, type UpgradeEvent } from './upgrade/handover.js';
+import { adoptedSummary, checkConfigUnchanged, upgradeHost, upgradeRunning, type TakeoverPlan, type UpgradeOptions } from './upgrade/host.js';
 import { TlsEdge } from './tls/edge.js';
-// Observability (issue 16): the access log, the deploy history, the dashboard's series and stream.
-import { Observers } from './observe/observers.js';
-import { Series, type Gauges } from './observe/series.js';
-import { AccessLog } from './observe/access-log.js';
-import { History, type Caller, type HistoryBody } from './observe/history.js';
-import { HistoryFile, historyFileOf } from './observe/history-file.js';
-import { LiveEvents, type LiveEvent } from './observe/live.js';
+import { Observability } from './observe/observability.js';
+import type { Caller, HistoryBody } from './observe/history.js';
+import type { LiveEvent } from './observe/live.js';
 import type { SeriesBody } from './observe/series.js';
 
 /** Who asked, when the control server does not say: the control socket. */
@@ -45,36 +40,7 @@ export interface BatonOptions {
   stopGraceMs?: number;
   version?: string;
   /** How `baton upgrade` starts the next Baton, and where this one logs; without it, upgrade is refused. */
-  upgrade?: { command: UpgradeHost['command']; output: LogOutput; readyTimeoutMs?: number };
-}
-
-/** Started by `baton upgrade`: adopt what runs (start nothing), then accept on the predecessor's sockets. */
-export interface Takeover {
-  listeners: Partial<Record<ListenerName, number>>;
-  /** The predecessor's TLS session ticket keys: its clients' sessions resume here. */
-  ticketKeys?: Buffer;
-  /** Every instance is adopted and healthy; may refuse (then start() rejects). */
-  adopted(services: Record<string, { version: string; instances: number; canary?: string }>): Promise<void>;
-}
-
-/** What the state file keeps of a release's process-runtime instances. */
-function descriptors(release: Release): SavedInstance[] {
-  return release.upstreams.flatMap((u) => (u.instance.descriptor === undefined || u.instance.exitInfo !== undefined ? [] : [u.instance.descriptor()]));
-}
-
-/** The service's own maintenance page, if `maintenance.page` names one (unreadable: refused, naming the file). */
-async function readMaintenancePage(service: Service): Promise<string | undefined> {
-  const file = service.config.maintenance.page;
-  if (file === undefined) return undefined;
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw new BatonError('CONFIG_UNREADABLE', `services.${service.name}.maintenance.page: cannot read ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function upgradeRunning(): BatonError {
-  return new BatonError('UPGRADE_IN_PROGRESS', 'Baton is upgrading itself: try again when `baton upgrade` is done');
+  upgrade?: UpgradeOptions;
 }
 
 /** Baton's own version, shown in status. */
@@ -92,7 +58,7 @@ export class Baton implements ControlApi {
   readonly #metrics: Metrics;
   readonly #state: StateStore;
   readonly #stopping = new AbortController();
-  readonly #swaps = new Set<Promise<unknown>>();
+  readonly #swaps: SwapTracker;
   #proxy: ProxyServer | undefined;
   /** The TLS listener and its certificates (issue 11), when the config has `tls`. */
   #tls: TlsEdge | undefined;
@@ -109,14 +75,8 @@ export class Baton implements ControlApi {
   #exitAfterHandover!: () => void;
   /** Resolves when this process has handed over to a successor and finished: it may exit, leaving the apps running. */
   readonly handedOver = new Promise<void>((resolve) => (this.#exitAfterHandover = resolve));
-  // --- observability (issue 16) ---
-  readonly #series = new Series();
-  readonly #observers: Observers;
-  #accessLog: AccessLog | undefined;
-  readonly #history: History;
-  readonly #live = new LiveEvents();
-  #ticker: NodeJS.Timeout | undefined;
-  // --- end observability ---
+  /** The access log, the deploy history, the dashboard's series and stream (issue 16). */
+  readonly #observe: Observability;
 
   constructor(opts: BatonOptions) {
     this.#opts = opts;
@@ -125,13 +85,12 @@ export class Baton implements ControlApi {
     this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }), maxPerAddress: opts.config.limits.noticeSocketsPerClient });
     this.#metrics = new Metrics(() => [...this.#services.values()]);
     this.#state = new StateStore(opts.config.stateFile);
-    this.#observers = new Observers([this.#metrics, this.#series]);
-    this.#history = new History({
-      file: new HistoryFile(historyFileOf(opts.config.stateFile)),
-      log: opts.log.child({ component: 'history' }),
-      onChange: (entry) => this.#live.publish({ type: 'history', entry }),
+    this.#observe = new Observability({ config: opts.config, log: opts.log, metrics: this.#metrics });
+    this.#swaps = new SwapTracker({
+      history: this.#observe.history,
+      metrics: this.#metrics,
+      refusal: () => (this.#stopping.signal.aborted ? new BatonError('ABORTED', 'Baton is stopping') : this.#upgrading !== undefined ? upgradeRunning() : undefined),
     });
-    this.#configureAccessLog(opts.config);
   }
 
   /** Where the public listener is bound (after start). */
@@ -143,7 +102,7 @@ export class Baton implements ControlApi {
    * Bring every service up (adopting what already runs), then open the public listener and
    * the control socket. Resolves when all services are healthy and both listen.
    */
-  async start(takeover?: Takeover): Promise<void> {
+  async start(takeover?: TakeoverPlan): Promise<void> {
     const config = this.#config;
     this.#control = new ControlServer({
       path: config.control.socket,
@@ -153,7 +112,7 @@ export class Baton implements ControlApi {
     });
     // A successor's socket is live: its predecessor answers there.
     if (takeover === undefined) await this.#control.check();
-    await this.#history.load();
+    await this.#observe.history.load();
     const saved = await this.#state.read();
     if (takeover === undefined) {
       // A crash left apps of services since removed from the config: nothing will adopt them.
@@ -170,7 +129,7 @@ export class Baton implements ControlApi {
       trustedProxies: config.trustedProxies,
       hub: this.#hub,
       log: this.#log.child({ component: 'proxy' }),
-      observer: this.#observers,
+      observer: this.#observe.observers,
       traceparent: config.traceparent,
       ...(this.#tls === undefined ? {} : { tls: this.#tls }),
     });
@@ -189,15 +148,14 @@ export class Baton implements ControlApi {
         }),
       );
       if (takeover !== undefined) {
-        await takeover.adopted(this.#adoptedSummary());
+        await takeover.adopted(adoptedSummary(this.#services));
         await this.#listenPublic(takeover.listeners.public, takeover.listeners.tls);
       }
     } finally {
       for (const s of this.#services.values()) s.gate.release('swap');
     }
     await this.#control.listen(takeover === undefined ? {} : { control: takeover.listeners.control, tcp: takeover.listeners['control-tcp'] });
-    this.#ticker = setInterval(() => this.#tick(), 1000);
-    this.#ticker.unref();
+    this.#observe.start(() => this.status());
     if (takeover === undefined) await this.#persist();
     this.#log.info({ listen: this.#listen, control: config.control.socket, services: [...this.#services.keys()], takeover: takeover !== undefined }, takeover === undefined ? 'baton started' : 'baton ready to take over');
   }
@@ -240,15 +198,6 @@ export class Baton implements ControlApi {
     }
   }
 
-  #adoptedSummary(): Record<string, { version: string; instances: number; canary?: string }> {
-    const out: Record<string, { version: string; instances: number; canary?: string }> = {};
-    for (const [name, s] of this.#services) {
-      const canary = s.canary?.release.version;
-      out[name] = { version: s.active?.version ?? '', instances: s.upstreams().length, ...(canary === undefined ? {} : { canary }) };
-    }
-    return out;
-  }
-
   /**
    * Stop accepting, release held requests to whatever is active, let in-flight requests end
    * (up to the longest drain timeout), stop the processes Baton started, remove the socket.
@@ -266,11 +215,10 @@ export class Baton implements ControlApi {
     await Promise.all([...this.#services.values()].flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))));
     // Swaps in progress end their drains early; wait for them so no state write is cut.
     this.#stopping.abort();
-    await Promise.allSettled([...this.#swaps, ...this.#retiring]);
+    await Promise.allSettled([this.#swaps.settled(), ...this.#retiring]);
     proxy?.closeAll();
     await closing;
     await tlsStopped;
-    clearInterval(this.#ticker);
     await this.#control?.close();
     await Promise.all(
       [...this.#services.values()].flatMap((s) =>
@@ -281,8 +229,7 @@ export class Baton implements ControlApi {
       ),
     );
     for (const s of this.#services.values()) s.runtime.close?.();
-    await this.#history.flushed();
-    await this.#accessLog?.close();
+    await this.#observe.close();
     this.#log.info('baton stopped');
   }
 
@@ -311,9 +258,9 @@ export class Baton implements ControlApi {
     const { canary: percent } = opts;
     if (percent !== undefined) {
       if (!Number.isInteger(percent) || percent < 1 || percent > 99) return Promise.reject(new BatonError('BAD_REQUEST', `canary: expected a percentage from 1 to 99, got ${JSON.stringify(percent)}`));
-      return this.#track(service, 'canary', { version, by: opts.by, detail: { percent } }, emit, (relay) => startCanary(service, version, percent, this.#swapDeps(), relay));
+      return this.#swaps.run(service, 'canary', { version, by: opts.by ?? SOCKET, detail: { percent } }, emit, (relay) => startCanary(service, version, percent, this.#swapDeps(), relay));
     }
-    return this.#track(service, 'deploy', { version, by: opts.by }, emit, (relay) => swap(service, version, 'deploy', this.#swapDeps(), relay));
+    return this.#swaps.run(service, 'deploy', { version, by: opts.by ?? SOCKET }, emit, (relay) => swap(service, version, 'deploy', this.#swapDeps(), relay));
   }
 
   rollback(name: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent> {
@@ -321,16 +268,16 @@ export class Baton implements ControlApi {
     const canary = service.canary;
     if (canary !== undefined) {
       const active = service.active?.version ?? canary.release.version;
-      return this.#track(service, 'rollback', { version: active, by, detail: { canary: canary.release.version }, previous: canary.release.version }, emit, (relay) => endCanary(service, this.#swapDeps(), relay));
+      return this.#swaps.run(service, 'rollback', { version: active, by: by ?? SOCKET, detail: { canary: canary.release.version }, previous: canary.release.version }, emit, (relay) => endCanary(service, this.#swapDeps(), relay));
     }
     const previous = service.previousVersion;
     if (previous === undefined) return Promise.reject(new BatonError('NO_PREVIOUS_VERSION', `${name} has no previous version to roll back to`));
-    return this.#track(service, 'rollback', { version: previous, by }, emit, (relay) => swap(service, previous, 'rollback', this.#swapDeps(), relay));
+    return this.#swaps.run(service, 'rollback', { version: previous, by: by ?? SOCKET }, emit, (relay) => swap(service, previous, 'rollback', this.#swapDeps(), relay));
   }
 
   promote(name: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent> {
     const service = this.#service(name);
-    return this.#track(service, 'promote', { version: service.canary?.release.version ?? '', by }, emit, (relay) => promote(service, this.#swapDeps(), relay));
+    return this.#swaps.run(service, 'promote', { version: service.canary?.release.version ?? '', by: by ?? SOCKET }, emit, (relay) => promote(service, this.#swapDeps(), relay));
   }
 
   /** Re-read the config file and apply it (see reload.ts). One at a time; an invalid file changes nothing. */
@@ -351,10 +298,10 @@ export class Baton implements ControlApi {
       return report;
     })();
     void run.then(
-      (r) => this.#history.record('reload', null, { by, ms: performance.now() - began, detail: { added: r.added, removed: r.removed, changed: r.changed.map((c) => c.service), failed: r.failed, applied: r.global, restart_required: r.restart_required } }),
+      (r) => this.#observe.history.record('reload', null, { by, ms: performance.now() - began, detail: { added: r.added, removed: r.removed, changed: r.changed.map((c) => c.service), failed: r.failed, applied: r.global, restart_required: r.restart_required } }),
       (err: unknown) => {
         const e = err instanceof BatonError ? err : new BatonError('INTERNAL', (err as Error).message);
-        this.#history.record('reload', null, { by, ms: performance.now() - began, error: { code: e.code, message: e.message } });
+        this.#observe.history.record('reload', null, { by, ms: performance.now() - began, error: { code: e.code, message: e.message } });
       },
     );
     this.#reloading = run;
@@ -382,7 +329,7 @@ export class Baton implements ControlApi {
       return Promise.reject(new BatonError('SWAP_IN_PROGRESS', `a swap is running${swapping.length > 0 ? ` (${swapping.join(', ')})` : ''}: upgrade when it is done`));
     }
     const run = (async () => {
-      await this.#checkConfigUnchanged();
+      await checkConfigUnchanged(this.#config);
       const done = await upgrade(this.#upgradeHost({ ...opts, ...given }), emit);
       if (done.ok) void this.#finishHandover();
       return done;
@@ -405,7 +352,7 @@ export class Baton implements ControlApi {
       service.setMaintenance({ message, since: Date.now(), page: await readMaintenancePage(service) });
       this.#hub.broadcast({ type: 'notice', service: name, version: service.active?.version ?? '', message: message === '' ? 'Down for maintenance' : message });
     } else service.setMaintenance(undefined);
-    this.#history.record('maintenance', name, { version: service.active?.version ?? null, by, detail: on ? { on, message } : { on } });
+    this.#observe.history.record('maintenance', name, { version: service.active?.version ?? null, by, detail: on ? { on, message } : { on } });
     await this.#persist();
     return { service: name, maintenance: on, message: service.maintenance?.message ?? null, state: service.state };
   }
@@ -414,7 +361,7 @@ export class Baton implements ControlApi {
     const service = this.#service(name);
     if (this.#upgrading !== undefined) throw upgradeRunning();
     service.pause(timeoutMs);
-    this.#history.record('pause', name, { version: service.active?.version ?? null, by, detail: { timeout_ms: timeoutMs ?? null } });
+    this.#observe.history.record('pause', name, { version: service.active?.version ?? null, by, detail: { timeout_ms: timeoutMs ?? null } });
     return { service: name, state: 'paused', timeout_ms: timeoutMs ?? null };
   }
 
@@ -422,7 +369,7 @@ export class Baton implements ControlApi {
     const service = this.#service(name);
     if (this.#upgrading !== undefined) throw upgradeRunning();
     const released = service.resume();
-    this.#history.record('resume', name, { version: service.active?.version ?? null, by, detail: { released } });
+    this.#observe.history.record('resume', name, { version: service.active?.version ?? null, by, detail: { released } });
     return { service: name, state: service.state, released };
   }
 
@@ -438,21 +385,21 @@ export class Baton implements ControlApi {
 
   history(query: HistoryQuery): HistoryBody {
     const name = query.service;
-    if (name !== undefined && !this.#services.has(name) && !this.#history.knows(name)) this.#service(name);
-    return { history: this.#history.query(query) };
+    if (name !== undefined && !this.#services.has(name) && !this.#observe.history.knows(name)) this.#service(name);
+    return { history: this.#observe.history.query(query) };
   }
 
   series(): SeriesBody {
-    return this.#series.body(this.#services.keys());
+    return this.#observe.series(this.#services.keys());
   }
 
   subscribe(listener: (e: LiveEvent) => void): () => void {
-    return this.#live.subscribe(listener);
+    return this.#observe.subscribe(listener);
   }
 
   /** SIGUSR1: reopen the access log file (logrotate moved it). */
   reopenLogs(): void {
-    this.#accessLog?.reopen();
+    this.#observe.reopen();
   }
 
   /** The instances of the active version (and of a canary), for `baton logs`. */
@@ -467,71 +414,6 @@ export class Baton implements ControlApi {
     const s = this.#services.get(name);
     if (s === undefined) throw new BatonError('UNKNOWN_SERVICE', `unknown service ${JSON.stringify(name)} (known: ${[...this.#services.keys()].join(', ')})`);
     return s;
-  }
-
-  /**
-   * Run a swap of `service`, counted in metrics, recorded in the history and awaited by stop().
-   * It is recorded once it holds the service's lock: a swap refused (409) is not one.
-   */
-  #track(
-    service: Service,
-    kind: SwapKind,
-    what: { version: string; by: Caller | undefined; detail?: Record<string, unknown>; previous?: string },
-    emit: (e: SwapEvent) => void,
-    start: (relay: (e: SwapEvent) => void) => Promise<DoneEvent>,
-  ): Promise<SwapEvent> {
-    if (this.#stopping.signal.aborted) return Promise.reject(new BatonError('ABORTED', 'Baton is stopping'));
-    if (this.#upgrading !== undefined) return Promise.reject(upgradeRunning());
-    const lockedBefore = service.swapping !== undefined;
-    const previous = what.previous ?? service.active?.version ?? null;
-    let recording: ReturnType<History['swap']> | undefined;
-    const record = (): ReturnType<History['swap']> => (recording ??= this.#history.swap(kind, service.name, what.version, previous, what.by ?? SOCKET, what.detail));
-    const relay = (e: SwapEvent): void => {
-      record().emit(e);
-      emit(e);
-    };
-    let run: Promise<DoneEvent>;
-    try {
-      run = start(relay);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    if (!lockedBefore && service.swapping !== undefined) record();
-    this.#swaps.add(run);
-    void run.then(
-      (done) => {
-        this.#swaps.delete(run);
-        this.#metrics.swapped(service.name, kind, done.ok, done.ms);
-      },
-      (err: unknown) => {
-        this.#swaps.delete(run);
-        recording?.fault(err);
-      },
-    );
-    return run;
-  }
-
-  /** Once a second: close the series' second and tell the dashboards. */
-  #tick(): void {
-    const status = this.status();
-    const gauges = new Map<string, Gauges>();
-    for (const [name, s] of Object.entries(status.services)) gauges.set(name, { held: s.queued, websockets: s.websockets, inflight: s.inflight });
-    const t = Date.now();
-    const points = this.#series.tick(t, gauges);
-    if (this.#live.subscribers > 0) this.#live.publish({ type: 'tick', t, status, points });
-  }
-
-  /** The access log as `config` says: created when first on, closed when turned off, reconfigured otherwise. */
-  #configureAccessLog(config: Config): void {
-    const want = config.accessLog;
-    if (!want.enabled) {
-      this.#observers.set(undefined);
-      void this.#accessLog?.close();
-      return;
-    }
-    if (this.#accessLog === undefined) this.#accessLog = new AccessLog({ config: want, registry: this.#metrics.registry, log: this.#log.child({ component: 'access-log' }) });
-    else this.#accessLog.reconfigure(want);
-    this.#observers.set(this.#accessLog);
   }
 
   async #makeService(config: ServiceConfig): Promise<Service> {
@@ -562,7 +444,7 @@ export class Baton implements ControlApi {
       reconfigure: (next) => {
         this.#proxy?.reconfigure(next.limits, next.trustedProxies);
         this.#proxy?.setTraceparent(next.traceparent);
-        this.#configureAccessLog(next);
+        this.#observe.configure(next);
       },
       persist: () => this.#persist(),
     };
@@ -595,70 +477,21 @@ export class Baton implements ControlApi {
 
   #persist(): Promise<void> {
     if (this.#handedOver) return Promise.resolve();
-    const state: SavedState = { services: {} };
-    for (const [name, s] of this.#services) {
-      const active = s.active;
-      if (active === undefined) continue;
-      const m = s.maintenance;
-      const canary = s.canary;
-      const paused = s.paused;
-      const instances = descriptors(active);
-      state.services[name] = {
-        version: active.version,
-        ...(s.previousVersion === undefined ? {} : { previous: s.previousVersion }),
-        ...(m === undefined ? {} : { maintenance: { message: m.message, since: m.since } }),
-        ...(instances.length === 0 ? {} : { instances }),
-        ...(canary === undefined ? {} : { canary: { version: canary.release.version, percent: canary.percent, instances: descriptors(canary.release) } }),
-        ...(paused === undefined ? {} : { paused }),
-      };
-    }
-    return this.#state.write(state);
+    return this.#state.write(snapshotOf(this.#services));
   }
 
-  /** The file on disk must be the config applied: the successor reads it, and must not change what runs. */
-  async #checkConfigUnchanged(): Promise<void> {
-    const file = this.#config.file;
-    if (file === '<default>') return;
-    const onDisk = await loadConfig(file).catch((err: unknown) => {
-      throw new BatonError('CONFIG_CHANGED', `${file} no longer loads (${(err as Error).message}): fix it or reload first; the new Baton would read it`);
-    });
-    const d = diffConfig(this.#config, onDisk);
-    const changed = [...d.added, ...d.removed, ...d.changed.map((c) => c.service), ...d.global, ...d.restart_required];
-    if (changed.length > 0) throw new BatonError('CONFIG_CHANGED', `${file} differs from the config applied (${changed.join(', ')}): run \`baton reload\` first, or restore the file`, { details: { changed } });
-  }
-
-  #upgradeHost(opts: NonNullable<BatonOptions['upgrade']>): UpgradeHost {
-    const services = [...this.#services.values()];
-    return {
+  #upgradeHost(opts: UpgradeOptions): ReturnType<typeof upgradeHost> {
+    return upgradeHost(opts, {
       log: this.#log.child({ component: 'upgrade' }),
-      command: opts.command,
-      outputFd: opts.output.descriptor,
-      tee: (chunk) => void opts.output.write(chunk),
-      readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
-      listeners: () => {
-        const p = this.#proxy?.listeners();
-        const c = this.#control?.listeners();
-        return { ...(p === undefined ? {} : { public: p.public, ...(p.tls === undefined ? {} : { tls: p.tls }) }), ...(c === undefined ? {} : { control: c.control, ...(c.tcp === undefined ? {} : { 'control-tcp': c.tcp }) }) };
-      },
-      ticketKeys: () => this.#tls?.ticketKeys(),
+      services: [...this.#services.values()],
+      proxy: this.#proxy,
+      control: this.#control,
+      tls: this.#tls,
+      hub: this.#hub,
+      signal: this.#stopping.signal,
       persist: () => this.#persist(),
-      stopAccepting: () => {
-        // Decide nothing more: no state write, no restart of a crashed replica (the successor's job).
-        this.#handedOver = true;
-        for (const s of services) s.shutdown();
-        this.#control?.handOver();
-        this.#hub.close(1012, 'baton restarting');
-        // Closed at once; its promise would wait for every connection to end.
-        void this.#proxy?.stopAccepting({ handover: true });
-      },
-      drain: async () => {
-        const reports = await Promise.all(
-          services.flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: s.config.drain.timeoutMs, websocketGraceMs: s.config.drain.websocketGraceMs, signal: this.#stopping.signal }))),
-        );
-        const sum = (k: 'cut' | 'websocketsClosed' | 'streamsEnded'): number => reports.reduce((n, r) => n + r[k], 0);
-        return { cut: sum('cut'), websockets_closed: sum('websocketsClosed'), streams_ended: sum('streamsEnded') };
-      },
-    };
+      letGo: () => (this.#handedOver = true),
+    });
   }
 
   /** After a successful upgrade: end the control connections still open (the upgrade's stream), let go of the apps, let the process exit. */
@@ -674,10 +507,8 @@ export class Baton implements ControlApi {
       for (const u of s.upstreams()) u.close();
       s.runtime.close?.();
     }
-    // Issue 16: the last access log lines and history records are written before exiting.
-    clearInterval(this.#ticker);
-    await this.#history.flushed();
-    await this.#accessLog?.close();
+    // The last access log lines and history records are written before exiting.
+    await this.#observe.close();
     this.#log.info('handed over to the new Baton: exiting');
     this.#exitAfterHandover();
   }
