@@ -350,6 +350,42 @@ describe('after a crash', () => {
     return found;
   }
 
+  it('requests held by a pause are released to the same app at the hand-over; the new process keeps the pause', async () => {
+    const b = await started(configYaml({ web: {} }));
+    const [appPid] = await appPids(b.socket);
+    expect((await b.cli('pause', 'web')).code).toBe(0);
+    const get = (): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        http
+          .get({ host: '127.0.0.1', port: b.port, path: '/version', agent: false }, (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          })
+          .on('error', reject);
+      });
+    const held = [get(), get(), get()];
+    await until('three requests held', async () => (await status(b.socket)).services.web!.queued === 3);
+
+    const up = await upgradeByCli(b);
+    pids.add(up.pid);
+    const answers = await Promise.all(held);
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    for (const a of answers) expect(JSON.parse(a.body)).toMatchObject({ version: 'v1' });
+
+    // The new process is paused too: a request it takes waits for the resume.
+    const now = await status(b.socket);
+    expect(now.baton.pid).toBe(up.pid);
+    expect(now.services.web!.state).toBe('paused');
+    expect(await appPids(b.socket)).toEqual([appPid]);
+    let answered = false;
+    const later = get().then((a) => ((answered = true), a));
+    await until('the request held by the new process', async () => (await status(b.socket)).services.web!.queued === 1);
+    expect(answered).toBe(false);
+    expect((await b.cli('resume', 'web')).code).toBe(0);
+    expect((await later).status).toBe(200);
+  }, 60_000);
+
   it('kill -9 of Baton leaves its apps running; the next start adopts them (none duplicated) and stops those of a service no longer configured', async () => {
     const mark = randomBytes(6).toString('hex');
     const yaml = configYaml({ web: { env: { TEST_MARK: mark } }, api: { hosts: ['api.test'], env: { TEST_MARK: mark } } });
