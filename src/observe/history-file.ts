@@ -5,7 +5,8 @@
  * as their own group) have piled up, the file is rewritten with only those, atomically (temp
  * file, fsync, rename), so a crash leaves the old file or the new one.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../state/atomic-write.js';
 import { basename, dirname, join } from 'node:path';
 import type { HistoryEntry } from './history-entry.js';
 
@@ -115,21 +116,8 @@ export class HistoryFile {
     return this.#serialized(() => this.#rewrite(kept));
   }
 
-  async #rewrite(text: string): Promise<void> {
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.file);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+  #rewrite(text: string): Promise<void> {
+    return writeFileAtomic(this.file, text);
   }
 
   #serialized(write: () => Promise<void>): Promise<void> {

@@ -1,4 +1,5 @@
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic-write.js';
 import { BatonError } from '../errors.js';
 import type { SavedInstance } from '../runtime/runtime.js';
 
@@ -60,21 +61,8 @@ export class StateStore {
     return run;
   }
 
-  async #writeNow(state: SavedState): Promise<void> {
-    const tmp = `${this.file}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(state, null, 2) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.file);
-    } catch (err) {
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
+  #writeNow(state: SavedState): Promise<void> {
+    return writeFileAtomic(this.file, JSON.stringify(state, null, 2) + '\n');
   }
 }
 

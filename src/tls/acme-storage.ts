@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../state/atomic-write.js';
 import path from 'node:path';
 
 /** What is kept for one host. */
@@ -67,18 +67,7 @@ export class AcmeStorage {
   async #write(relative: string, text: string): Promise<void> {
     const file = path.join(this.dir, relative);
     await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } catch (err) {
-      await handle.close();
-      await rm(tmp, { force: true });
-      throw err;
-    }
-    await handle.close();
-    await rename(tmp, file);
+    await writeFileAtomic(file, text);
   }
 }
 

@@ -4,7 +4,8 @@
  * `systemd-notify`; nothing happens outside systemd (no NOTIFY_SOCKET).
  */
 import { execFile } from 'node:child_process';
-import { rename, writeFile, readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
+import { writeFileAtomic } from '../state/atomic-write.js';
 import type { Logger } from 'pino';
 
 export function notifySystemd(env: NodeJS.ProcessEnv, fields: Record<string, string | number>, log: Logger): Promise<void> {
@@ -20,9 +21,7 @@ export function notifySystemd(env: NodeJS.ProcessEnv, fields: Record<string, str
 
 /** Write `pid` to the file atomically (systemd's PIDFile=, a monitor): never a half-written file. */
 export async function writePidFile(file: string, pid: number): Promise<void> {
-  const tmp = `${file}.${pid}.tmp`;
-  await writeFile(tmp, `${pid}\n`, { mode: 0o644 });
-  await rename(tmp, file);
+  await writeFileAtomic(file, `${pid}\n`, 0o644);
 }
 
 /** Remove the pid file if it still names `pid` (a successor may have written its own). */
