@@ -12,6 +12,9 @@
 //   WS   /ws        sends {"hello": version}, then answers each message with {"version", "echo"}
 //
 // Every response, the WebSocket handshake included, carries `x-app-version`.
+// Two kinds of version fail on purpose, so a failing deploy can be tried (README, "A tour"): a
+// version whose name contains "crash" exits before it listens (it imports a module that is not
+// there, as a release missing a file would), one containing "unhealthy" answers /healthz 503.
 // On SIGTERM/SIGINT it stops accepting, closes idle keep-alive connections, lets in-flight
 // requests finish, ends SSE streams, closes WebSockets with 1001 and exits 0.
 
@@ -24,6 +27,9 @@ const PORT = Number(process.env.PORT || 3000);
 const SLOW_MAX_MS = 120_000;
 const SHUTDOWN_DEADLINE_MS = 5_000;
 const WS_CLOSE_GRACE_MS = 1_000;
+const UNHEALTHY = VERSION.includes('unhealthy');
+
+if (VERSION.includes('crash')) await import(`./missing-in-${VERSION}.js`);
 
 let closing = false;
 /** Responses not yet finished; on shutdown each is told to close its connection once done. */
@@ -68,6 +74,7 @@ function onRequest(req, res) {
     case 'GET /plain':
       return send(res, 200, 'text/html; charset=utf-8', page({ withClientScript: false }));
     case 'GET /healthz':
+      if (UNHEALTHY) return send(res, 503, 'text/plain; charset=utf-8', 'unhealthy (on purpose)');
       return send(res, 200, 'text/plain; charset=utf-8', 'ok');
     case 'GET /version':
       return send(res, 200, 'application/json', JSON.stringify({ version: VERSION }));

@@ -69,11 +69,12 @@ export async function startRelease(
 }
 
 function healthError(h: Exclude<HealthResult, { ok: true }>, instance: Instance, deadlineMs: number): BatonError {
-  const output = instance.recentOutput().slice(-10);
+  const all = instance.recentOutput();
+  const output = all.slice(-10);
   const base = { probes: h.probes, last_health: h.lastStatus, output };
   switch (h.reason) {
     case 'exited':
-      return new BatonError('EXITED', `version ${instance.version} exited during the health check (${exitText(h.exit)})${firstErrorLine(output)}`, {
+      return new BatonError('EXITED', `version ${instance.version} exited during the health check (${exitText(h.exit)})${firstErrorLine(all)}`, {
         details: { ...base, exit_code: h.exit.code, signal: h.exit.signal },
       });
     case 'unhealthy':
@@ -91,10 +92,14 @@ export function exitText(exit: ExitInfo): string {
 
 /**
  * The line that says why an app died: the first that reads like an error (`Error: Cannot find
- * module ...`), not the last (`Node.js v20.20.2`: issue 15); else the last line.
+ * module ...`), not the last (`Node.js v20.20.2`: issue 15); else the last line. It is looked for
+ * in all the output kept, not the last lines shown (an ESM import failure's stack pushes the
+ * error out of them), and skips the source line Node echoes above its `^` marker
+ * (`throw new Error(...)` is code, not the reason).
  */
-function firstErrorLine(output: readonly string[]): string {
-  const line = output.find((l) => /\b(error|exception|cannot|failed|fatal|panic)\b/i.test(l)) ?? output.at(-1);
+export function firstErrorLine(output: readonly string[]): string {
+  const echoed = (i: number): boolean => /^\s*\^+\s*$/.test(output[i + 1] ?? '');
+  const line = output.find((l, i) => !echoed(i) && /\b(error|exception|cannot|failed|fatal|panic)\b/i.test(l)) ?? output.at(-1);
   return line === undefined ? '' : `: ${line.trim()}`;
 }
 
