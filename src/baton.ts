@@ -21,7 +21,7 @@ import { validateVersion } from './config/schema.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
 import { readMaintenancePage } from './maintenance.js';
 import { upgrade, type UpgradeDone, type UpgradeEvent } from './upgrade/handover.js';
-import { adoptedSummary, checkConfigUnchanged, upgradeHost, upgradeRunning, type TakeoverPlan, type UpgradeOptions } from './upgrade/host.js';
+import { adoptedSummary, checkConfigUnchanged, movedListeners, upgradeHost, upgradeRunning, type TakeoverPlan, type UpgradeOptions } from './upgrade/host.js';
 import { TlsEdge } from './tls/edge.js';
 import { Observability } from './observe/observability.js';
 import type { Caller, HistoryBody } from './observe/history.js';
@@ -64,6 +64,8 @@ export class Baton implements ControlApi {
   #tls: TlsEdge | undefined;
   /** The config now applied (a reload replaces it). */
   #config: Config;
+  /** The config this process bound its listeners and opened its state file with. */
+  readonly #startConfig: Config;
   #reloading: Promise<ReloadReport> | undefined;
   readonly #retiring = new Set<Promise<void>>();
   #control: ControlServer | undefined;
@@ -81,6 +83,7 @@ export class Baton implements ControlApi {
   constructor(opts: BatonOptions) {
     this.#opts = opts;
     this.#config = opts.config;
+    this.#startConfig = opts.config;
     this.#log = opts.log;
     this.#hub = new NoticeHub({ log: opts.log.child({ component: 'notify' }), maxPerAddress: opts.config.limits.noticeSocketsPerClient });
     this.#metrics = new Metrics(() => [...this.#services.values()]);
@@ -329,7 +332,7 @@ export class Baton implements ControlApi {
       return Promise.reject(new BatonError('SWAP_IN_PROGRESS', `a swap is running${swapping.length > 0 ? ` (${swapping.join(', ')})` : ''}: upgrade when it is done`));
     }
     const run = (async () => {
-      await checkConfigUnchanged(this.#config);
+      await checkConfigUnchanged(this.#config, this.#startConfig);
       const done = await upgrade(this.#upgradeHost({ ...opts, ...given }), emit);
       if (done.ok) void this.#finishHandover();
       return done;
@@ -491,6 +494,7 @@ export class Baton implements ControlApi {
       signal: this.#stopping.signal,
       persist: () => this.#persist(),
       letGo: () => (this.#handedOver = true),
+      moved: movedListeners(this.#startConfig, this.#config),
     });
   }
 

@@ -125,7 +125,10 @@ export function formatReload(r: ReloadReport): string {
   if (r.changed.length === 0) lines.push('changed    -');
   lines.push(`unchanged  ${list(r.unchanged)}`);
   if (r.global.length > 0) lines.push(`applied    ${r.global.join(', ')}`);
-  if (r.restart_required.length > 0) lines.push(`not applied: ${r.restart_required.join(', ')} (needs a restart or baton upgrade)`);
+  // Listener addresses move at the next `baton upgrade` (the new process binds them); the state file only at a restart.
+  const rebind = r.restart_required.filter((k) => k !== 'state_file');
+  if (rebind.length > 0) lines.push(`not applied: ${rebind.join(', ')} (applied by \`baton upgrade\` or a restart)`);
+  if (r.restart_required.includes('state_file')) lines.push('not applied: state_file (needs a stop and start)');
   for (const f of r.failed) lines.push(`failed     ${f.service}: ${f.error.message} (not routed)`);
   lines.push(`reloaded in ${formatDuration(r.ms)}`);
   return lines.join('\n');

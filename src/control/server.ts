@@ -137,8 +137,9 @@ export class ControlServer {
    * A successor accepts on these sockets now: stop accepting (the socket file stays, it is the
    * successor's), keep the connections open (the `upgrade` stream itself is one).
    */
-  handOver(): void {
-    this.#created = false;
+  /** `kept: false`: the successor binds a socket of its own (the path moved), so close() removes this one. */
+  handOver({ kept = true }: { kept?: boolean } = {}): void {
+    if (kept) this.#created = false;
     const servers = [this.#server, this.#tcp].filter((s): s is http.Server => s?.listening === true);
     this.#handedOver = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {});
   }
@@ -150,6 +151,7 @@ export class ControlServer {
       // Handed over: the answers being written (the upgrade's own stream) end first.
       await Promise.race([this.#handedOver, new Promise((r) => setTimeout(r, 2_000).unref())]);
       for (const s of [this.#server, this.#tcp]) s?.closeAllConnections();
+      if (this.#created) await unlink(this.#path).catch(() => {});
       return;
     }
     await Promise.all(

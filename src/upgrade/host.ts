@@ -2,6 +2,7 @@
  * What `baton upgrade` needs of the running Baton (handover.ts drives it): its listeners, its
  * state, and the way it lets go. Also the checks before one starts, and the takeover's summary.
  */
+import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
@@ -48,6 +49,22 @@ export interface UpgradeParts {
   persist(): Promise<void>;
   /** From now on this process decides nothing (no state write, no restart of a crashed replica): the successor does. */
   letGo(): void;
+  /** Listeners whose address a reload changed: not handed over, the successor binds the new one. */
+  moved: ReadonlySet<ListenerName>;
+}
+
+/**
+ * The listeners whose configured address differs from the one bound at start (a reload took
+ * the change but could not apply it): an upgrade is how it applies, the successor binding them.
+ */
+export function movedListeners(started: Config, now: Config): Set<ListenerName> {
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  const moved = new Set<ListenerName>();
+  if (!same(started.listen, now.listen)) moved.add('public');
+  if (!same(started.tls?.listen, now.tls?.listen)) moved.add('tls');
+  if (!same(started.control.socket, now.control.socket)) moved.add('control');
+  if (!same(started.control.tcp?.listen, now.control.tcp?.listen)) moved.add('control-tcp');
+  return moved;
 }
 
 export function upgradeRunning(): BatonError {
@@ -63,8 +80,14 @@ export function adoptedSummary(services: ReadonlyMap<string, Service>): AdoptedS
   return out;
 }
 
-/** The file on disk must be the config applied: the successor reads it, and must not change what runs. */
-export async function checkConfigUnchanged(config: Config): Promise<void> {
+/**
+ * The file on disk must be the config applied: the successor reads it, and must not change what
+ * runs. Its state file must be this process's (`started`): that is where the successor finds what to adopt.
+ */
+export async function checkConfigUnchanged(config: Config, started: Config): Promise<void> {
+  if (config.stateFile !== started.stateFile) {
+    throw new BatonError('CONFIG_CHANGED', `state_file changed from ${started.stateFile} to ${config.stateFile}: the new Baton would not find what runs; stop and start Baton to move it`);
+  }
   const file = config.file;
   if (file === '<default>') return;
   const onDisk = await loadConfig(file).catch((err: unknown) => {
@@ -86,14 +109,18 @@ export function upgradeHost(opts: UpgradeOptions, parts: UpgradeParts): UpgradeH
     listeners: () => {
       const p = proxy?.listeners();
       const c = control?.listeners();
-      return { ...(p === undefined ? {} : { public: p.public, ...(p.tls === undefined ? {} : { tls: p.tls }) }), ...(c === undefined ? {} : { control: c.control, ...(c.tcp === undefined ? {} : { 'control-tcp': c.tcp }) }) };
+      const all: Partial<Record<ListenerName, net.Server>> = { public: p?.public, tls: p?.tls, control: c?.control, 'control-tcp': c?.tcp };
+      const out: Partial<Record<ListenerName, net.Server>> = {};
+      for (const [name, server] of Object.entries(all) as [ListenerName, net.Server | undefined][]) if (server !== undefined && !parts.moved.has(name)) out[name] = server;
+      return out;
     },
     ticketKeys: () => tls?.ticketKeys(),
     persist: () => parts.persist(),
     stopAccepting: () => {
       parts.letGo();
       for (const s of services) s.shutdown();
-      control?.handOver();
+      // A control socket not handed over (its path moved) is this process's to remove.
+      control?.handOver({ kept: !parts.moved.has('control') });
       parts.hub.close(1012, 'baton restarting');
       // Closed at once; its promise would wait for every connection to end.
       void proxy?.stopAccepting({ handover: true });

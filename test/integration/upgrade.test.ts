@@ -386,6 +386,31 @@ describe('after a crash', () => {
     expect((await later).status).toBe(200);
   }, 60_000);
 
+  it('a listen address changed by a reload is bound by the next upgrade; a changed state_file refuses the upgrade', async () => {
+    const b = await started(configYaml({ web: {} }));
+    const yaml = await readFile(b.configFile, 'utf8');
+    const port = await freePort();
+    await writeFile(b.configFile, yaml.replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`));
+    const reload = await b.cli('reload');
+    expect(reload.code, reload.stdout + reload.stderr).toBe(0);
+    expect(reload.stdout).toContain('not applied: listen (applied by `baton upgrade` or a restart)');
+
+    const up = await upgradeByCli(b);
+    pids.add(up.pid);
+    expect((await status(b.socket)).baton.listen).toBe(`127.0.0.1:${port}`);
+    expect(await once(false, port, false)).toBeUndefined();
+    await until('the old Baton gone', () => !alive(b.proc.pid!), 10_000);
+    // The old address closed with the old process.
+    expect(await once(false, b.port, false)).toMatch(/ECONNREFUSED/);
+
+    await writeFile(b.configFile, (await readFile(b.configFile, 'utf8')).replace(/^control:/m, `state_file: ${path.join(b.dir, 'moved.state.json')}\ncontrol:`));
+    const moved = await b.cli('reload');
+    expect(moved.stdout).toContain('not applied: state_file (needs a stop and start)');
+    const refused = await runCli(['upgrade', '--socket', b.socket]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/state_file changed .* stop and start Baton to move it.*\[CONFIG_CHANGED\]/);
+  }, 60_000);
+
   it('kill -9 of Baton leaves its apps running; the next start adopts them (none duplicated) and stops those of a service no longer configured', async () => {
     const mark = randomBytes(6).toString('hex');
     const yaml = configYaml({ web: { env: { TEST_MARK: mark } }, api: { hosts: ['api.test'], env: { TEST_MARK: mark } } });
