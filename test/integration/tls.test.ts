@@ -164,27 +164,52 @@ describe('the TLS listener', () => {
   });
 });
 
-describe('certificates that cannot be used', () => {
-  it('an unreadable certificate file fails `baton start` with exit 2 naming the file', async () => {
+describe.each(['start', 'validate'])('certificates that cannot be used, `baton %s`', (command) => {
+  it('an unreadable certificate file fails with exit 2 naming the file', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
     const missing = path.join(work, 'missing.pem');
     const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${missing}, key: ${path.join(dir, 'wild.key')} }\n`);
     writeFileSync(path.join(work, 'baton.yaml'), yaml);
-    const r = await runCli(['start', '-c', path.join(work, 'baton.yaml')]);
+    const r = await runCli([command, '-c', path.join(work, 'baton.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(missing);
     expect(r.stderr).toContain('tls.certificates[0].cert');
     await removeDir(work);
   });
 
-  it('a key that does not match its certificate fails `baton start` with exit 2 naming the key file', async () => {
+  it('a key that does not match its certificate fails with exit 2 naming the key file', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
     const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'exact.key')} }\n`);
     writeFileSync(path.join(work, 'baton.yaml'), yaml);
-    const r = await runCli(['start', '-c', path.join(work, 'baton.yaml')]);
+    const r = await runCli([command, '-c', path.join(work, 'baton.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(path.join(dir, 'exact.key'));
     expect(r.stderr).toMatch(/does not match/);
+    await removeDir(work);
+  });
+});
+
+describe('`baton validate` of a tls section', () => {
+  it('passes readable, matching certificates', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-ok-'));
+    const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'wild.key')} }\n`);
+    writeFileSync(path.join(work, 'baton.yaml'), yaml);
+    const r = await runCli(['validate', '-c', path.join(work, 'baton.yaml')]);
+    expect(r.code, r.stderr).toBe(0);
+    await removeDir(work);
+  });
+
+  it('names an unreadable acme.ca_file (--json: the code and the file)', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
+    const missing = path.join(work, 'no-ca.pem');
+    const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  acme:\n    email: ops@example.com\n    directory: https://127.0.0.1:1/dir\n    ca_file: ${missing}\n    storage: ./acme\n`);
+    writeFileSync(path.join(work, 'baton.yaml'), yaml);
+    const r = await runCli(['validate', '--json', '-c', path.join(work, 'baton.yaml')]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+    expect(out.ok).toBe(false);
+    expect(out.error.code).toBe('CONFIG_INVALID');
+    expect(out.error.message).toContain(missing);
     await removeDir(work);
   });
 });
