@@ -155,6 +155,25 @@ describe('the TLS listener', () => {
     }
   });
 
+  it('rotates its ticket keys: a ticket issued before a rotation resumes no more, one issued after does', async () => {
+    const { yaml, tlsPort } = await tlsYaml({ tlsExtra: '  session_tickets:\n    rotate: 1s\n' });
+    baton = await startBaton(yaml);
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      let old: Buffer | undefined;
+      await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, onSession: (s) => (old = s) });
+      await new Promise((r) => setTimeout(r, 2500)); // two rotations and more
+      expect((await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, session: old })).reused).toBe(false);
+      // A fresh ticket resumes (tried thrice: a rotation may fall between issuing and using it).
+      let resumed = false;
+      for (let i = 0; i < 3 && !resumed; i++) {
+        let fresh: Buffer | undefined;
+        await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, onSession: (s) => (fresh = s) });
+        resumed = (await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, session: fresh })).reused;
+      }
+      expect(resumed).toBe(true);
+    }
+  });
+
   it('shows its listener and certificates in status', async () => {
     const { yaml, tlsPort } = await tlsYaml();
     baton = await startBaton(yaml);
@@ -231,12 +250,26 @@ describe('certificates replaced on disk', () => {
     const renewed = issueCert(ca, 'renewed', ['localhost', '*.baton.test']);
     copyFileSync(renewed.certFile, path.join(work, 'site.pem'));
     copyFileSync(renewed.keyFile, path.join(work, 'site.key'));
-    const r = await control(baton.socket, 'POST', '/v1/reload');
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const r = await baton.cli('reload');
+    expect(r.code, r.stderr).toBe(0);
     const after = await handshake(tlsPort, { servername: 'localhost', ca: ca.pem });
     expect(after.serial).not.toBe(before.serial);
     expect((await handshake(tlsPort, {})).serial).toBe(after.serial); // the default (no SNI) too
     // The connections made before the reload still answer.
+    expect((await httpsRequest(tlsPort, ca.pem, { path: '/version', agent })).status).toBe(200);
+    expect((await h2Request(session, { ':path': '/version' })).status).toBe(200);
+
+    // SIGHUP does the same (asynchronously: bounded wait for the new serial).
+    const third = issueCert(ca, 'renewed-again', ['localhost', '*.baton.test']);
+    copyFileSync(third.certFile, path.join(work, 'site.pem'));
+    copyFileSync(third.keyFile, path.join(work, 'site.key'));
+    baton.proc.kill('SIGHUP');
+    let latest = after.serial;
+    for (const until = performance.now() + 10_000; latest === after.serial && performance.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      latest = (await handshake(tlsPort, { servername: 'localhost', ca: ca.pem })).serial;
+    }
+    expect(latest).not.toBe(after.serial);
     expect((await httpsRequest(tlsPort, ca.pem, { path: '/version', agent })).status).toBe(200);
     expect((await h2Request(session, { ':path': '/version' })).status).toBe(200);
     session.close();
