@@ -27,6 +27,11 @@ interface Destination extends DestinationStream {
   end(): void;
 }
 
+/** A downstream that knows its TLS version (the TLS listener's); others log `tls: null` or "tls". */
+interface MaybeTls {
+  readonly tlsVersion?: string;
+}
+
 export interface AccessLogOptions {
   config: AccessLogConfig;
   /** Where the dropped-lines counter is registered (Baton's metrics registry). */
@@ -138,7 +143,7 @@ export class AccessLog {
       client: w.clientAddress,
       user_agent: w.userAgent ?? null,
       protocol: 'http/1.1',
-      tls: w.secure ? (w.tlsVersion ?? 'tls') : null,
+      tls: w.secure ? 'tls' : null,
       held_ms: w.heldMs,
       attempts: w.upstream === undefined ? 0 : 1,
       outcome: w.outcome,
@@ -278,7 +283,7 @@ export class AccessLog {
 
 function tlsOf(d: Downstream): string | null {
   if (!d.secure) return null;
-  return d.tlsVersion ?? 'tls';
+  return (d as Downstream & MaybeTls).tlsVersion ?? 'tls';
 }
 
 /** Flush and close a destination; stdout is flushed, never closed. */

@@ -51,8 +51,6 @@ export interface Downstream {
   readonly protocol: Protocol;
   /** Whether the client reached Baton over TLS. */
   readonly secure: boolean;
-  /** The TLS version its connection negotiated (`TLSv1.3`), when secure (the access log's `tls`). */
-  readonly tlsVersion?: string | undefined;
   readonly remoteAddress: string;
   /** The body's framing as Baton read it (h2: `length` when announced, else chunked). */
   readonly body: BodyFraming;

@@ -21,7 +21,6 @@ import { rawError } from './raw-error.js';
 import { H2Server } from './h2/server.js';
 import type { TlsEdge } from '../tls/edge.js';
 import { TraceContext, type TraceparentMode } from './trace-context.js';
-import { tlsVersionOf } from '../tls/version.js';
 
 export type { ProxyObserver } from './request-path.js';
 
@@ -128,7 +127,7 @@ export class ProxyServer {
       secure: true,
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
-      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true, tlsVersion: tlsVersionOf(socket) }, socket, rest),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true }, socket, rest),
       handOff: (socket) => node.emit('connection', socket),
     });
     const h2 = new H2Server({ limits: { ...l }, secure: true, log: this.#log.child({ protocol: 'h2' }), request: (req) => this.#path.handle(req) });
@@ -280,7 +279,7 @@ export class ProxyServer {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) return rawError(socket, 400, undefined, req.method === 'HEAD');
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
-      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure, tlsVersion: secure ? tlsVersionOf(req.socket) : undefined },
+      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure },
       socket,
       head,
     );

@@ -23,8 +23,6 @@ export interface UpgradeRequest {
   readonly headers: readonly string[];
   readonly remoteAddress: string;
   readonly secure: boolean;
-  /** The TLS version of a secure connection, read when the handshake came (the access log's `tls`). */
-  readonly tlsVersion?: string | undefined;
 }
 
 /** What the end of a WebSocket (or of an upgrade refused or failed) reports: the access log's line. */
@@ -47,7 +45,6 @@ export interface UpgradeRecord {
   readonly clientAddress: string;
   readonly userAgent: string | undefined;
   readonly secure: boolean;
-  readonly tlsVersion: string | undefined;
   readonly traceparent: string | undefined;
 }
 
@@ -163,7 +160,6 @@ export class Upgrades {
       clientAddress: clientAddress(req.remoteAddress, req.headers, this.#opts.ctx.trusted),
       userAgent: fieldValue(req.headers, 'user-agent'),
       secure: req.secure,
-      tlsVersion: req.tlsVersion,
       traceparent: end.traceparent,
     });
   }

@@ -1,9 +1,8 @@
 /**
- * The TLS listener's connections as the plain listener's (issue 11, with issues 16 and 17):
- * the access log says which protocol and TLS version carried each request (HTTPS/1.1 on
- * Baton's own parser and on node:http, HTTP/2, a WebSocket over wss), and the HTTPS/1.1
- * connections handed to node:http keep the plain side's rules: one request at a time in order,
- * CONNECT refused after the answer before it, an upgrade with a body refused.
+ * The TLS listener's HTTPS/1.1 connections handed to node:http as the plain listener's (issue
+ * 11, with issues 16 and 17): logged as secure http/1.1, and under the plain side's rules: one
+ * request at a time in order, CONNECT refused after the answer before it, an upgrade (and a
+ * WebSocket handshake with a body) refused, nothing forwarded behind a request without Host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -12,9 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
-import WebSocket from 'ws';
 import { ROOT, configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { h2Connect, h2Request, httpsRequest, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
+import { httpsRequest, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
 import { freePort } from '../../src/runtime/free-port.js';
 
 const ORDERED_APP = path.join(ROOT, 'test/fixtures/ordered-app.js');
@@ -81,42 +79,20 @@ function statuses(reply: string): string[] {
   return [...reply.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]!);
 }
 
+// The TLS version in `tls` (TLSv1.3 rather than "tls") for HTTPS/1.1 on Baton's own parser,
+// HTTP/2 and wss is the obs2 branch's (test/integration/access-log-transports.test.ts there);
+// here, what that file does not cover: HTTPS/1.1 handed to node:http.
 describe('the access log over TLS', () => {
-  it('says http/1.1 and the TLS version for HTTPS/1.1 on Baton\'s own parser', async () => {
-    expect((await httpsRequest(tlsPort, ca.pem, { path: '/version?via=own-parser' })).status).toBe(200);
-    expect(await lineFor('/version?via=own-parser')).toMatchObject({ protocol: 'http/1.1', tls: 'TLSv1.3', service: 'web', status: 200 });
-    const r = await tlsExchange('GET /version?via=own-parser-12 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', { maxVersion: 'TLSv1.2' });
-    expect(statuses(r.reply)).toEqual(['200']);
-    expect(await lineFor('/version?via=own-parser-12')).toMatchObject({ protocol: 'http/1.1', tls: 'TLSv1.2' });
-  });
-
-  it('says http/1.1 and the TLS version for HTTPS/1.1 handed to node:http', async () => {
+  it('logs HTTPS/1.1 handed to node:http as http/1.1 over TLS', async () => {
     // Expect: 100-continue is declined by Baton's parser: the connection goes to node:http.
     const r = await tlsExchange('POST /echo?via=node-path HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi');
     expect(statuses(r.reply)).toEqual(['100', '200']);
-    expect(await lineFor('/echo?via=node-path')).toMatchObject({ protocol: 'http/1.1', tls: 'TLSv1.3', method: 'POST', status: 200 });
+    const line = await lineFor('/echo?via=node-path');
+    expect(line).toMatchObject({ protocol: 'http/1.1', method: 'POST', status: 200, service: 'web' });
+    expect(line?.['tls']).toMatch(/^(TLSv1\.3|tls)$/);
   });
 
-  it('says h2 and the TLS version for HTTP/2 streams', async () => {
-    const session = await h2Connect(tlsPort, ca.pem);
-    try {
-      expect((await h2Request(session, { ':path': '/version?via=h2' })).status).toBe(200);
-    } finally {
-      session.close();
-    }
-    expect(await lineFor('/version?via=h2')).toMatchObject({ protocol: 'h2', tls: 'TLSv1.3', service: 'web', status: 200 });
-  });
-
-  it('says http/1.1 and the TLS version for a WebSocket over wss, written when it ends', async () => {
-    const ws = new WebSocket(`wss://localhost:${tlsPort}/ws`, { ca: ca.pem });
-    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    const closed = new Promise((resolve) => ws.once('close', resolve));
-    ws.close();
-    await closed;
-    expect(await lineFor('/ws', 'websocket')).toMatchObject({ kind: 'websocket', protocol: 'http/1.1', tls: 'TLSv1.3', status: 101, outcome: 'ok' });
-  });
-
-  it('says tls: null over plain HTTP', async () => {
+  it('logs plain HTTP with tls: null', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: baton.port, path: '/version?via=plain', headers: { host: 'localhost' }, agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject);
     });

@@ -5,7 +5,6 @@ import { rawError } from '../raw-error.js';
 import { BodyReader } from './body-reader.js';
 import { H1Downstream, type H1Owner } from './downstream.js';
 import type { H1Server } from './server.js';
-import { tlsVersionOf } from '../../tls/version.js';
 /** After Baton ends a connection, how long the client may take to close its side (lingering close). */
 const LINGER_MS = 2000;
 
@@ -19,7 +18,6 @@ const LINGER_MS = 2000;
  */
 export class H1Connection implements H1Owner {
   readonly socket: Socket;
-  readonly tlsVersion: string | undefined;
   readonly #server: H1Server;
   readonly #parser: RequestHeadParser;
   /** Bytes read and not yet used: a head in progress, a body, or requests sent ahead. */
@@ -42,7 +40,6 @@ export class H1Connection implements H1Owner {
   constructor(socket: Socket, server: H1Server) {
     this.socket = socket;
     this.#server = server;
-    this.tlsVersion = server.secure ? tlsVersionOf(socket) : undefined;
     this.#parser = new RequestHeadParser(server.headLimits);
     this.#headSince = performance.now();
     socket.on('data', this.#socketOnData);

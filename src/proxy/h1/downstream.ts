@@ -8,8 +8,6 @@ import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } f
 export interface H1Owner {
   readonly socket: Socket;
   readonly secure: boolean;
-  /** The TLS version of a secure connection. */
-  readonly tlsVersion: string | undefined;
   /** Seconds advertised in `Keep-Alive: timeout=N`. */
   readonly keepAliveSeconds: number;
   /** The IMF-fixdate of now (made at most once a second, by the server). */
@@ -68,10 +66,6 @@ export class H1Downstream implements Downstream {
 
   get secure(): boolean {
     return this.#owner.secure;
-  }
-
-  get tlsVersion(): string | undefined {
-    return this.#owner.tlsVersion;
   }
 
   attach(events: DownstreamEvents): void {

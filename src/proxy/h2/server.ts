@@ -2,7 +2,6 @@ import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Sess
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { H2Downstream, type H2Owner } from './downstream.js';
-import { tlsVersionOf } from '../../tls/version.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -38,20 +37,18 @@ export interface H2ServerOptions {
 
 const kSession = Symbol('baton.h2session');
 
-/** What Baton keeps of one HTTP/2 session: the reset count of the flood guard, its TLS version. */
+/** What Baton keeps of one HTTP/2 session: the reset count of the flood guard. */
 class SessionState implements H2Owner {
   /** Streams open now (node:http2 keeps no public count). */
   open = 0;
   resets = 0;
   windowStart = performance.now();
-  readonly tlsVersion: string | undefined;
   readonly #server: H2Server;
   readonly #session: ServerHttp2Session;
 
   constructor(server: H2Server, session: ServerHttp2Session) {
     this.#server = server;
     this.#session = session;
-    this.tlsVersion = tlsVersionOf(session.socket);
   }
 
   get maxBodyBytes(): number {
