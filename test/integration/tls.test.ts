@@ -117,6 +117,18 @@ describe('the TLS listener', () => {
     expect((await plain(baton.port, '/version', 'localhost')).headers['strict-transport-security']).toBeUndefined();
   });
 
+  it('adds Strict-Transport-Security per service: one with hsts gets it, another on the same listener does not', async () => {
+    const tlsPort = await freePort();
+    const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  redirect_http: false\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'wild.key')} }\n`;
+    baton = await startBaton(configYaml({ strict: { hosts: ['a.baton.test'], extra: 'hsts: true' }, lax: { hosts: ['b.baton.test'] } }, top));
+    const strict = await httpsRequest(tlsPort, ca.pem, { path: '/version', host: 'a.baton.test' });
+    expect(strict.status).toBe(200);
+    expect(strict.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    const lax = await httpsRequest(tlsPort, ca.pem, { path: '/version', host: 'b.baton.test' });
+    expect(lax.status).toBe(200);
+    expect(lax.headers['strict-transport-security']).toBeUndefined();
+  });
+
   it('sends no Strict-Transport-Security by default', async () => {
     const { yaml, tlsPort } = await tlsYaml();
     baton = await startBaton(yaml);
