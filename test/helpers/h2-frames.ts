@@ -56,7 +56,7 @@ export class RawH2 {
   nextStreamId = 1;
   /** PING answers received. */
   pings = 0;
-  #buf = Buffer.alloc(0);
+  #buf: Buffer = Buffer.alloc(0);
   #waiters: Array<() => void> = [];
 
   private constructor(socket: tls.TLSSocket) {
