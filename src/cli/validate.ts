@@ -1,7 +1,7 @@
 /**
  * `baton validate [-c FILE]`: read and check a config file as `baton start` would before it
- * starts anything (schema, key paths and lines, the TCP control token file), and say what it
- * describes. Starts nothing and talks to no Baton.
+ * starts anything (schema, key paths and lines, the TCP control token file, the tls section's
+ * certificate, key and CA files), and say what it describes. Starts nothing and talks to no Baton.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,12 +10,14 @@ import { loadConfig } from '../config/load.js';
 import { readTokenFile } from '../control/token.js';
 import { EXIT } from './exit.js';
 import { isBatonError } from '../errors.js';
+import { checkTls } from '../tls/certificate.js';
 
 export async function validate(file: string, json: boolean): Promise<number> {
   let config: Config;
   try {
     config = await loadConfig(file);
     if (config.control.tcp !== undefined) await readTokenFile(config.control.tcp.tokenFile);
+    await checkTls(config);
   } catch (err) {
     // CONFIG_INVALID / CONFIG_UNREADABLE: cli.ts prints the reason and exits 2; --json also
     // gets it as {ok: false, error: {code, message, problems}} on stdout.

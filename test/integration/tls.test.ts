@@ -117,6 +117,18 @@ describe('the TLS listener', () => {
     expect((await plain(baton.port, '/version', 'localhost')).headers['strict-transport-security']).toBeUndefined();
   });
 
+  it('adds Strict-Transport-Security per service: one with hsts gets it, another on the same listener does not', async () => {
+    const tlsPort = await freePort();
+    const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  redirect_http: false\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'wild.key')} }\n`;
+    baton = await startBaton(configYaml({ strict: { hosts: ['a.baton.test'], extra: 'hsts: true' }, lax: { hosts: ['b.baton.test'] } }, top));
+    const strict = await httpsRequest(tlsPort, ca.pem, { path: '/version', host: 'a.baton.test' });
+    expect(strict.status).toBe(200);
+    expect(strict.headers['strict-transport-security']).toMatch(/^max-age=\d+/);
+    const lax = await httpsRequest(tlsPort, ca.pem, { path: '/version', host: 'b.baton.test' });
+    expect(lax.status).toBe(200);
+    expect(lax.headers['strict-transport-security']).toBeUndefined();
+  });
+
   it('sends no Strict-Transport-Security by default', async () => {
     const { yaml, tlsPort } = await tlsYaml();
     baton = await startBaton(yaml);
@@ -155,6 +167,25 @@ describe('the TLS listener', () => {
     }
   });
 
+  it('rotates its ticket keys: a ticket issued before a rotation resumes no more, one issued after does', async () => {
+    const { yaml, tlsPort } = await tlsYaml({ tlsExtra: '  session_tickets:\n    rotate: 1s\n' });
+    baton = await startBaton(yaml);
+    for (const maxVersion of ['TLSv1.2', 'TLSv1.3'] as const) {
+      let old: Buffer | undefined;
+      await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, onSession: (s) => (old = s) });
+      await new Promise((r) => setTimeout(r, 2500)); // two rotations and more
+      expect((await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, session: old })).reused).toBe(false);
+      // A fresh ticket resumes (tried thrice: a rotation may fall between issuing and using it).
+      let resumed = false;
+      for (let i = 0; i < 3 && !resumed; i++) {
+        let fresh: Buffer | undefined;
+        await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, onSession: (s) => (fresh = s) });
+        resumed = (await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion, session: fresh })).reused;
+      }
+      expect(resumed).toBe(true);
+    }
+  });
+
   it('shows its listener and certificates in status', async () => {
     const { yaml, tlsPort } = await tlsYaml();
     baton = await startBaton(yaml);
@@ -164,27 +195,52 @@ describe('the TLS listener', () => {
   });
 });
 
-describe('certificates that cannot be used', () => {
-  it('an unreadable certificate file fails `baton start` with exit 2 naming the file', async () => {
+describe.each(['start', 'validate'])('certificates that cannot be used, `baton %s`', (command) => {
+  it('an unreadable certificate file fails with exit 2 naming the file', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
     const missing = path.join(work, 'missing.pem');
     const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${missing}, key: ${path.join(dir, 'wild.key')} }\n`);
     writeFileSync(path.join(work, 'baton.yaml'), yaml);
-    const r = await runCli(['start', '-c', path.join(work, 'baton.yaml')]);
+    const r = await runCli([command, '-c', path.join(work, 'baton.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(missing);
     expect(r.stderr).toContain('tls.certificates[0].cert');
     await removeDir(work);
   });
 
-  it('a key that does not match its certificate fails `baton start` with exit 2 naming the key file', async () => {
+  it('a key that does not match its certificate fails with exit 2 naming the key file', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
     const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'exact.key')} }\n`);
     writeFileSync(path.join(work, 'baton.yaml'), yaml);
-    const r = await runCli(['start', '-c', path.join(work, 'baton.yaml')]);
+    const r = await runCli([command, '-c', path.join(work, 'baton.yaml')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(path.join(dir, 'exact.key'));
     expect(r.stderr).toMatch(/does not match/);
+    await removeDir(work);
+  });
+});
+
+describe('`baton validate` of a tls section', () => {
+  it('passes readable, matching certificates', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-ok-'));
+    const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  certificates:\n    - { cert: ${path.join(dir, 'wild.pem')}, key: ${path.join(dir, 'wild.key')} }\n`);
+    writeFileSync(path.join(work, 'baton.yaml'), yaml);
+    const r = await runCli(['validate', '-c', path.join(work, 'baton.yaml')]);
+    expect(r.code, r.stderr).toBe(0);
+    await removeDir(work);
+  });
+
+  it('names an unreadable acme.ca_file (--json: the code and the file)', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'baton-tls-bad-'));
+    const missing = path.join(work, 'no-ca.pem');
+    const yaml = configYaml({ web: {} }, `tls:\n  listen: 127.0.0.1:0\n  acme:\n    email: ops@example.com\n    directory: https://127.0.0.1:1/dir\n    ca_file: ${missing}\n    storage: ./acme\n`);
+    writeFileSync(path.join(work, 'baton.yaml'), yaml);
+    const r = await runCli(['validate', '--json', '-c', path.join(work, 'baton.yaml')]);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+    expect(out.ok).toBe(false);
+    expect(out.error.code).toBe('CONFIG_INVALID');
+    expect(out.error.message).toContain(missing);
     await removeDir(work);
   });
 });
@@ -206,12 +262,26 @@ describe('certificates replaced on disk', () => {
     const renewed = issueCert(ca, 'renewed', ['localhost', '*.baton.test']);
     copyFileSync(renewed.certFile, path.join(work, 'site.pem'));
     copyFileSync(renewed.keyFile, path.join(work, 'site.key'));
-    const r = await control(baton.socket, 'POST', '/v1/reload');
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const r = await baton.cli('reload');
+    expect(r.code, r.stderr).toBe(0);
     const after = await handshake(tlsPort, { servername: 'localhost', ca: ca.pem });
     expect(after.serial).not.toBe(before.serial);
     expect((await handshake(tlsPort, {})).serial).toBe(after.serial); // the default (no SNI) too
     // The connections made before the reload still answer.
+    expect((await httpsRequest(tlsPort, ca.pem, { path: '/version', agent })).status).toBe(200);
+    expect((await h2Request(session, { ':path': '/version' })).status).toBe(200);
+
+    // SIGHUP does the same (asynchronously: bounded wait for the new serial).
+    const third = issueCert(ca, 'renewed-again', ['localhost', '*.baton.test']);
+    copyFileSync(third.certFile, path.join(work, 'site.pem'));
+    copyFileSync(third.keyFile, path.join(work, 'site.key'));
+    baton.proc.kill('SIGHUP');
+    let latest = after.serial;
+    for (const until = performance.now() + 10_000; latest === after.serial && performance.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 100));
+      latest = (await handshake(tlsPort, { servername: 'localhost', ca: ca.pem })).serial;
+    }
+    expect(latest).not.toBe(after.serial);
     expect((await httpsRequest(tlsPort, ca.pem, { path: '/version', agent })).status).toBe(200);
     expect((await h2Request(session, { ':path': '/version' })).status).toBe(200);
     session.close();
