@@ -27,11 +27,6 @@ interface Destination extends DestinationStream {
   end(): void;
 }
 
-/** A downstream that knows its TLS version (the TLS listener's); others log `tls: null` or "tls". */
-interface MaybeTls {
-  readonly tlsVersion?: string;
-}
-
 export interface AccessLogOptions {
   config: AccessLogConfig;
   /** Where the dropped-lines counter is registered (Baton's metrics registry). */
@@ -143,7 +138,7 @@ export class AccessLog {
       client: w.clientAddress,
       user_agent: w.userAgent ?? null,
       protocol: 'http/1.1',
-      tls: w.secure ? 'tls' : null,
+      tls: w.secure ? (w.tlsVersion ?? 'tls') : null,
       held_ms: w.heldMs,
       attempts: w.upstream === undefined ? 0 : 1,
       outcome: w.outcome,
@@ -281,9 +276,10 @@ export class AccessLog {
   }
 }
 
+/** The TLS version, `"tls"` if the socket would not say, null over plain HTTP. */
 function tlsOf(d: Downstream): string | null {
   if (!d.secure) return null;
-  return (d as Downstream & MaybeTls).tlsVersion ?? 'tls';
+  return d.tlsVersion ?? 'tls';
 }
 
 /** Flush and close a destination; stdout is flushed, never closed. */

@@ -19,6 +19,7 @@ import { NodeDownstream, splitTarget } from './node-downstream.js';
 import { NodeConnections } from './node-connections.js';
 import { rawError } from './raw-error.js';
 import { H2Server } from './h2/server.js';
+import { tlsVersionOf } from './tls-version.js';
 import type { TlsEdge } from '../tls/edge.js';
 import { TraceContext, type TraceparentMode } from './trace-context.js';
 
@@ -110,7 +111,7 @@ export class ProxyServer {
       secure: false,
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
-      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false }, socket, rest),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false, tlsVersion: undefined }, socket, rest),
       handOff: (socket) => this.#node.emit('connection', socket),
     });
     this.#node = this.#nodeServer(false, checkIntervalMs);
@@ -127,7 +128,7 @@ export class ProxyServer {
       secure: true,
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
-      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true }, socket, rest),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true, tlsVersion: tlsVersionOf(socket) }, socket, rest),
       handOff: (socket) => node.emit('connection', socket),
     });
     const h2 = new H2Server({ limits: { ...l }, secure: true, log: this.#log.child({ protocol: 'h2' }), request: (req) => this.#path.handle(req) });
@@ -279,7 +280,7 @@ export class ProxyServer {
     if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) return rawError(socket, 400, undefined, req.method === 'HEAD');
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
-      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure },
+      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure, tlsVersion: secure ? tlsVersionOf(req.socket) : undefined },
       socket,
       head,
     );
