@@ -21,7 +21,7 @@ import { validateVersion } from './config/schema.js';
 import { diffConfig } from './config/diff.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
 import type { LogOutput } from './log/output.js';
-import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
+import { isUpgradeDone, upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
 import type { ListenerName } from './upgrade/protocol.js';
 import { TlsEdge } from './tls/edge.js';
 // Observability (issue 16): the access log, the deploy history, the dashboard's series and stream.
@@ -29,6 +29,7 @@ import { Observers } from './observe/observers.js';
 import { Series, type Gauges } from './observe/series.js';
 import { AccessLog } from './observe/access-log.js';
 import { History, type Caller, type HistoryBody } from './observe/history.js';
+import type { HistoryStep } from './observe/history-entry.js';
 import { HistoryFile, historyFileOf } from './observe/history-file.js';
 import { LiveEvents, type LiveEvent } from './observe/live.js';
 import type { SeriesBody } from './observe/series.js';
@@ -218,6 +219,11 @@ export class Baton implements ControlApi {
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
   }
 
+  /** A successor let go by its predecessor: its history file now holds the predecessor's last record (the upgrade). */
+  rereadHistory(): Promise<void> {
+    return this.#history.reread();
+  }
+
   /** A successor's predecessor is gone: this process is Baton now (it writes the state file from here on). */
   async takeCharge(): Promise<void> {
     await this.#persist();
@@ -369,7 +375,7 @@ export class Baton implements ControlApi {
    * Replace this process with a new Baton from the installed code, listeners and apps handed
    * over (see upgrade/handover.ts). One at a time, never during a swap or a reload.
    */
-  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, given: { readyTimeoutMs?: number } = {}): Promise<UpgradeDone> {
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, given: { readyTimeoutMs?: number; by?: Caller } = {}): Promise<UpgradeDone> {
     const opts = this.#opts.upgrade;
     if (opts === undefined) return Promise.reject(new BatonError('BAD_REQUEST', 'this Baton was not started by `baton start`: it cannot start a successor'));
     if (this.#upgrading !== undefined) return Promise.reject(new BatonError('UPGRADE_IN_PROGRESS', 'an upgrade is already running'));
@@ -383,7 +389,19 @@ export class Baton implements ControlApi {
     }
     const run = (async () => {
       await this.#checkConfigUnchanged();
-      const done = await upgrade(this.#upgradeHost({ ...opts, ...given }), emit);
+      const { by = SOCKET, readyTimeoutMs = opts.readyTimeoutMs } = given;
+      const steps: HistoryStep[] = [];
+      const began = performance.now();
+      const record = (e: UpgradeEvent | UpgradeDone): void => {
+        if (!isUpgradeDone(e)) steps.push({ ...e, at_ms: Math.round((performance.now() - began) * 10) / 10 });
+        emit(e);
+      };
+      // Issue 16: recorded by this process, which has the steps and the caller; a successor reads it again once let go.
+      const ended = (done: UpgradeDone): Promise<void> => {
+        this.#history.record('upgrade', null, { by, ms: done.ms, steps, ...(done.ok ? { detail: { pid: done.pid, previous_pid: done.previous_pid } } : { error: { code: done.error.code, message: done.error.message, step: done.error.step }, detail: { previous_pid: process.pid } }) });
+        return this.#history.flushed();
+      };
+      const done = await upgrade(this.#upgradeHost({ ...opts, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) }, ended), record);
       if (done.ok) void this.#finishHandover();
       return done;
     })();
@@ -627,9 +645,10 @@ export class Baton implements ControlApi {
     if (changed.length > 0) throw new BatonError('CONFIG_CHANGED', `${file} differs from the config applied (${changed.join(', ')}): run \`baton reload\` first, or restore the file`, { details: { changed } });
   }
 
-  #upgradeHost(opts: NonNullable<BatonOptions['upgrade']>): UpgradeHost {
+  #upgradeHost(opts: NonNullable<BatonOptions['upgrade']>, ended: UpgradeHost['ended']): UpgradeHost {
     const services = [...this.#services.values()];
     return {
+      ended,
       log: this.#log.child({ component: 'upgrade' }),
       command: opts.command,
       outputFd: opts.output.descriptor,
