@@ -21,7 +21,7 @@ import { validateVersion } from './config/schema.js';
 import { diffConfig } from './config/diff.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
 import type { LogOutput } from './log/output.js';
-import { isUpgradeDone, upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
+import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
 import type { ListenerName } from './upgrade/protocol.js';
 import { TlsEdge } from './tls/edge.js';
 // Observability (issue 16): the access log, the deploy history, the dashboard's series and stream.
@@ -29,7 +29,6 @@ import { Observers } from './observe/observers.js';
 import { Series, type Gauges } from './observe/series.js';
 import { AccessLog } from './observe/access-log.js';
 import { History, type Caller, type HistoryBody } from './observe/history.js';
-import type { HistoryStep } from './observe/history-entry.js';
 import { HistoryFile, historyFileOf } from './observe/history-file.js';
 import { LiveEvents, type LiveEvent } from './observe/live.js';
 import type { SeriesBody } from './observe/series.js';
@@ -390,18 +389,13 @@ export class Baton implements ControlApi {
     const run = (async () => {
       await this.#checkConfigUnchanged();
       const { by = SOCKET, readyTimeoutMs = opts.readyTimeoutMs } = given;
-      const steps: HistoryStep[] = [];
-      const began = performance.now();
-      const record = (e: UpgradeEvent | UpgradeDone): void => {
-        if (!isUpgradeDone(e)) steps.push({ ...e, at_ms: Math.round((performance.now() - began) * 10) / 10 });
+      // Issue 16: recorded here, where the steps and the caller are; a successor reads it once let go.
+      const recording = this.#history.upgrade(by);
+      const relay = (e: UpgradeEvent | UpgradeDone): void => {
+        recording.emit(e);
         emit(e);
       };
-      // Issue 16: recorded by this process, which has the steps and the caller; a successor reads it again once let go.
-      const ended = (done: UpgradeDone): Promise<void> => {
-        this.#history.record('upgrade', null, { by, ms: done.ms, steps, ...(done.ok ? { detail: { pid: done.pid, previous_pid: done.previous_pid } } : { error: { code: done.error.code, message: done.error.message, step: done.error.step }, detail: { previous_pid: process.pid } }) });
-        return this.#history.flushed();
-      };
-      const done = await upgrade(this.#upgradeHost({ ...opts, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) }, ended), record);
+      const done = await upgrade(this.#upgradeHost({ ...opts, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) }, recording.ended), relay);
       if (done.ok) void this.#finishHandover();
       return done;
     })();

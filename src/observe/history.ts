@@ -11,6 +11,7 @@ import type { DoneEvent, SwapEvent } from '../swap/swap.js';
 import { isDone } from '../swap/swap.js';
 import { BatonError } from '../errors.js';
 import type { HistoryFile } from './history-file.js';
+import { isUpgradeDone, type UpgradeDone, type UpgradeEvent } from '../upgrade/handover.js';
 import type { Caller, HistoryEntry, HistoryKind, HistoryStep } from './history-entry.js';
 
 export type { Caller, HistoryEntry, HistoryKind, HistoryBody } from './history-entry.js';
@@ -27,6 +28,12 @@ export interface SwapRecording {
   emit(e: SwapEvent): void;
   /** The run rejected (a fault, not an outcome): the record ends failed with the error. */
   fault(err: unknown): void;
+}
+
+/** An upgrade being recorded: its events go through `emit`; `ended` writes the record (and resolves once it is on disk). */
+export interface UpgradeRecording {
+  emit(e: UpgradeEvent | UpgradeDone): void;
+  ended(done: UpgradeDone): Promise<void>;
 }
 
 /** At most this many records per answer. */
@@ -105,6 +112,25 @@ export class History {
         entry.outcome = 'failed';
         entry.error = { code: e.code, message: e.message };
         end();
+      },
+    };
+  }
+
+  /**
+   * Begin recording `baton upgrade` in the process that runs it: the record is written when it
+   * has ended, before the new process is let go (it reads the file again then).
+   */
+  upgrade(by: Caller): UpgradeRecording {
+    const began = performance.now();
+    const steps: HistoryStep[] = [];
+    return {
+      emit: (e) => {
+        if (!isUpgradeDone(e)) steps.push({ ...e, at_ms: round(performance.now() - began) });
+      },
+      ended: (done) => {
+        const outcome = done.ok ? { detail: { pid: done.pid, previous_pid: done.previous_pid } } : { error: { code: done.error.code, message: done.error.message, step: done.error.step }, detail: { previous_pid: process.pid } };
+        this.record('upgrade', null, { by, ms: performance.now() - began, steps, ...outcome });
+        return this.flushed();
       },
     };
   }
