@@ -16,6 +16,8 @@ import type { ExchangeRecord } from '../proxy/exchange-state.js';
 import type { UpgradeRecord } from '../proxy/upgrades.js';
 import type { Downstream } from '../proxy/downstream.js';
 import { fieldValue } from '../proxy/headers.js';
+import { tlsVersionOf } from '../proxy/tls-version.js';
+import type { Duplex } from 'node:stream';
 
 /** What sonic-boom is beyond pino's DestinationStream type. */
 interface Destination extends DestinationStream {
@@ -169,6 +171,33 @@ export class AccessLog {
       held_ms: 0,
       attempts: 0,
       outcome: `baton:${kind}`,
+      traceparent: null,
+    });
+  }
+
+  /** Bytes refused on a connection before they were a request (a malformed or too slow head, CONNECT): what is known of them. */
+  rejected(socket: Duplex, secure: boolean, status: number): void {
+    this.#write({
+      kind: 'http',
+      service: null,
+      host: null,
+      method: null,
+      path: null,
+      status,
+      bytes_in: 0,
+      bytes_out: 0,
+      duration_ms: 0,
+      ttfb_ms: null,
+      version: null,
+      upstream: null,
+      request_id: null,
+      client: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? '',
+      user_agent: null,
+      protocol: null,
+      tls: secure ? (tlsVersionOf(socket) ?? 'tls') : null,
+      held_ms: 0,
+      attempts: 0,
+      outcome: 'baton:rejected',
       traceparent: null,
     });
   }

@@ -19,6 +19,7 @@ import { hstsValue } from '../config/tls-schema.js';
 import { HstsDownstream } from '../tls/hsts.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpgradeRecord } from './upgrades.js';
+import type { Duplex } from 'node:stream';
 
 /** What the data plane reports (metrics, access log). All optional so tests can leave them out. */
 export interface ProxyObserver {
@@ -29,6 +30,11 @@ export interface ProxyObserver {
   upgradeFinished?(record: UpgradeRecord): void;
   /** A request answered before it reached a service (no route, too many headers, too large; the TLS edge's redirect or ACME token) (access log). */
   refused?(req: Downstream, status: number, kind: string, requestId: string): void;
+  /**
+   * Bytes refused on a connection before they were a request Baton could serve: the parsers'
+   * 400, 414, 431 and 505, a head or body too slow (408), CONNECT (405) (access log).
+   */
+  rejected?(socket: Duplex, secure: boolean, status: number): void;
 }
 
 /** What every exchange shares: the request path's tools and settings. */

@@ -2,13 +2,15 @@
  * The access log (issue 16) over the transports and states that came with the edge and the
  * migrations (issues 11 and 13): HTTPS/1.1 and HTTP/2 with their TLS version, WebSockets over
  * wss://, the edge's own answers on plain HTTP (the redirect to https), a request held while a
- * migration runs, maintenance answers, and requests refused before routing.
+ * migration runs, maintenance answers, requests refused before routing, and bytes refused
+ * before they were a request.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -176,10 +178,34 @@ describe('the access log through migrations, maintenance and refusals', () => {
     });
     expect(big).toBe(413);
     const lines = await linesOf(baton, 3);
-    expect(lines.map((l) => [l.status, l.outcome, l.service])).toEqual([
-      [404, 'baton:no_route', null],
-      [431, 'baton:too_many_headers', null],
-      [413, 'baton:payload_too_large', null],
+    expect(lines.map((l) => [l.status, l.service])).toEqual([
+      [404, null],
+      [431, null],
+      [413, null],
     ]);
+    expect(lines[0]!.outcome).toBe('baton:no_route');
+    // node:http reads what Baton's parser declines: Node 20 hands the request on (refused by
+    // the request path), Node 24's parser refuses it itself past maxHeadersCount.
+    expect(['baton:too_many_headers', 'baton:rejected']).toContain(lines[1]!.outcome);
+    expect(lines[2]!.outcome).toBe('baton:payload_too_large');
+  });
+
+  it('logs bytes refused before they were a request: a malformed head (400), CONNECT (405), a head too slow (408)', async () => {
+    baton = await startBaton(configYaml({ web: {} }, `limits:\n  headers_timeout: 300ms\n${ACCESS_LOG}`));
+    const raw = (bytes: string, end: boolean): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = net.connect(baton!.port, '127.0.0.1', () => (end ? socket.end(bytes) : socket.write(bytes)));
+        let got = '';
+        socket.setTimeout(10_000, () => socket.destroy());
+        socket.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        socket.on('close', () => resolve(got.split('\r\n')[0]!));
+        socket.on('error', reject);
+      });
+    expect(await raw('GET /x HTTP/1.1\r\nHost: a\r\nbad field\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 400/);
+    expect(await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 405/);
+    expect(await raw('GET /slow HTTP/1.1\r\nHost: a\r\n', false)).toMatch(/^HTTP\/1\.1 408/);
+    const lines = await linesOf(baton, 3);
+    expect(lines.map((l) => l.status)).toEqual([400, 405, 408]);
+    for (const l of lines) expect(l).toMatchObject({ kind: 'http', service: null, method: null, path: null, request_id: null, protocol: null, client: '127.0.0.1', tls: null, attempts: 0, outcome: 'baton:rejected' });
   });
 });

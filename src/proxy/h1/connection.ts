@@ -114,6 +114,7 @@ export class H1Connection implements H1Owner {
         this.#server.forget(this);
         // The answer to a HEAD request has no body, even a refusal (RFC 9110 9.3.2).
         rawError(this.socket, result.status, result.reason, isHead(buf));
+        this.#server.rejected(this.socket, result.status);
         return false;
       case 'head':
         break;
@@ -261,6 +262,7 @@ export class H1Connection implements H1Owner {
           this.#gone = true;
           this.#server.forget(this);
           rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
+          this.#server.rejected(this.socket, 408);
         } else this.socket.destroy();
         return;
       }
@@ -276,6 +278,7 @@ export class H1Connection implements H1Owner {
         this.#gone = true;
         this.#server.forget(this);
         rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
+        this.#server.rejected(this.socket, 408);
         req.connectionClosed();
       } else this.socket.destroy();
     }
