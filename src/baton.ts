@@ -20,7 +20,7 @@ import { BatonError } from './errors.js';
 import { validateVersion } from './config/schema.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
 import { readMaintenancePage } from './maintenance.js';
-import { upgrade, type UpgradeDone, type UpgradeEvent } from './upgrade/handover.js';
+import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
 import { adoptedSummary, checkConfigUnchanged, movedListeners, upgradeHost, upgradeRunning, type TakeoverPlan, type UpgradeOptions } from './upgrade/host.js';
 import { TlsEdge } from './tls/edge.js';
 import { Observability } from './observe/observability.js';
@@ -179,6 +179,11 @@ export class Baton implements ControlApi {
     this.#listen = bound.host.includes(':') ? `[${bound.host}]:${bound.port}` : `${bound.host}:${bound.port}`;
   }
 
+  /** A successor let go by its predecessor: its history file now holds the predecessor's last record (the upgrade). */
+  rereadHistory(): Promise<void> {
+    return this.#observe.history.reread();
+  }
+
   /** A successor's predecessor is gone: this process is Baton now (it writes the state file from here on). */
   async takeCharge(): Promise<void> {
     await this.#persist();
@@ -319,7 +324,7 @@ export class Baton implements ControlApi {
    * Replace this process with a new Baton from the installed code, listeners and apps handed
    * over (see upgrade/handover.ts). One at a time, never during a swap or a reload.
    */
-  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, given: { readyTimeoutMs?: number } = {}): Promise<UpgradeDone> {
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, given: { readyTimeoutMs?: number; by?: Caller } = {}): Promise<UpgradeDone> {
     const opts = this.#opts.upgrade;
     if (opts === undefined) return Promise.reject(new BatonError('BAD_REQUEST', 'this Baton was not started by `baton start`: it cannot start a successor'));
     if (this.#upgrading !== undefined) return Promise.reject(new BatonError('UPGRADE_IN_PROGRESS', 'an upgrade is already running'));
@@ -333,7 +338,14 @@ export class Baton implements ControlApi {
     }
     const run = (async () => {
       await checkConfigUnchanged(this.#config, this.#startConfig);
-      const done = await upgrade(this.#upgradeHost({ ...opts, ...given }), emit);
+      const { by = SOCKET, readyTimeoutMs = opts.readyTimeoutMs } = given;
+      // Recorded here, where the steps and the caller are; a successor reads it once let go.
+      const recording = this.#observe.history.upgrade(by);
+      const relay = (e: UpgradeEvent | UpgradeDone): void => {
+        recording.emit(e);
+        emit(e);
+      };
+      const done = await upgrade(this.#upgradeHost({ ...opts, ...(readyTimeoutMs === undefined ? {} : { readyTimeoutMs }) }, recording.ended), relay);
       if (done.ok) void this.#finishHandover();
       return done;
     })();
@@ -483,8 +495,9 @@ export class Baton implements ControlApi {
     return this.#state.write(snapshotOf(this.#services));
   }
 
-  #upgradeHost(opts: UpgradeOptions): ReturnType<typeof upgradeHost> {
+  #upgradeHost(opts: UpgradeOptions, ended: UpgradeHost['ended']): UpgradeHost {
     return upgradeHost(opts, {
+      ended,
       log: this.#log.child({ component: 'upgrade' }),
       services: [...this.#services.values()],
       proxy: this.#proxy,

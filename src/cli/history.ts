@@ -66,6 +66,8 @@ function change(e: HistoryEntry): string {
       const parts = (['added', 'removed', 'changed'] as const).filter((k) => list(k).length > 0).map((k) => `${k} ${list(k).join(',')}`);
       return parts.length === 0 ? (e.outcome === 'failed' ? '-' : 'no service changed') : parts.join('; ');
     }
+    case 'upgrade':
+      return `pid ${String(d.previous_pid ?? '-')} -> ${e.outcome === 'ok' ? String(d.pid ?? '-') : '-'}`;
   }
 }
 

@@ -92,7 +92,7 @@ export async function runStart(config: Config, opts: StartOptions): Promise<numb
   process.on('SIGUSR2', () => {
     log.info({ signal: 'SIGUSR2' }, 'signal received: upgrading');
     baton
-      .upgrade(() => {})
+      .upgrade(() => {}, { by: { via: 'signal', signal: 'SIGUSR2' } })
       .catch((err: unknown) => log.error({ err: (err as Error).message, code: isBatonError(err) ? err.code : undefined }, 'upgrade refused'));
   });
 
@@ -122,6 +122,8 @@ export async function runStart(config: Config, opts: StartOptions): Promise<numb
     output.moveTo(takeover.fds.stderr);
     inCharge = ownsApps = true;
     await baton.takeCharge();
+    // Issue 16: the predecessor's record of this upgrade is on disk once it lets go.
+    void takeover.released.then(() => baton.rereadHistory());
     if (opts.pidFile !== undefined) await writePidFile(opts.pidFile, process.pid);
     await notifySystemd(opts.env, { MAINPID: process.pid, READY: 1, STATUS: `serving on ${baton.listenAddress} (upgraded)` }, log);
   } else {

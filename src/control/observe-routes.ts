@@ -18,7 +18,7 @@ import { dashboardAsset } from '../dashboard/assets.js';
 import { methodNotAllowed, sendError, sendJson } from './server.js';
 
 const DASHBOARD = '/dashboard';
-const KINDS: readonly HistoryKind[] = ['deploy', 'rollback', 'promote', 'canary', 'pause', 'resume', 'maintenance', 'reload'];
+const KINDS: readonly HistoryKind[] = ['deploy', 'rollback', 'promote', 'canary', 'pause', 'resume', 'maintenance', 'reload', 'upgrade'];
 /** A stream whose client reads slower than this much backlog is let go (it reconnects). */
 const MAX_BACKLOG = 1024 * 1024;
 

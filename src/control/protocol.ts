@@ -75,7 +75,7 @@ export interface ControlApi {
   promote(service: string, emit: (e: SwapEvent) => void, by?: Caller): Promise<SwapEvent>;
   reload(by?: Caller): Promise<import('../reload.js').ReloadReport>;
   /** Rejects before the first event when an upgrade cannot begin (409: one is running, a swap is, the config file changed). */
-  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, opts?: { readyTimeoutMs?: number }): Promise<UpgradeDone>;
+  upgrade(emit: (e: UpgradeEvent | UpgradeDone) => void, opts?: { readyTimeoutMs?: number; by?: Caller }): Promise<UpgradeDone>;
   maintenance(service: string, on: boolean, message: string, by?: Caller): Promise<MaintenanceReply>;
   pause(service: string, timeoutMs: number | undefined, by?: Caller): PauseReply;
   resume(service: string, by?: Caller): ResumeReply;

@@ -196,7 +196,7 @@ export class ControlServer {
       } catch (err) {
         return sendError(res, err);
       }
-      return this.#stream(res, (emit) => this.#api.upgrade(emit, readyTimeoutMs === undefined ? {} : { readyTimeoutMs }));
+      return this.#stream(res, (emit) => this.#api.upgrade(emit, readyTimeoutMs === undefined ? { by } : { readyTimeoutMs, by }));
     }
     if (url === '/metrics') {
       if (req.method !== 'GET') return methodNotAllowed(res, 'GET');

@@ -11,7 +11,7 @@
 export const PAGE_JS = String.raw`(function () {
   'use strict';
   var WINDOW_S = 300;
-  var STEP_NAMES = { start: 'start', healthy: 'healthy', hold: 'hold', quiesce: 'quiesce', migrate: 'migrate', 'switch': 'switch', resume: 'resume', notify: 'notify', drain: 'drain', stop: 'stop', canary: 'canary', rollback: 'rollback' };
+  var STEP_NAMES = { start: 'start', healthy: 'healthy', hold: 'hold', quiesce: 'quiesce', migrate: 'migrate', 'switch': 'switch', resume: 'resume', notify: 'notify', drain: 'drain', stop: 'stop', canary: 'canary', rollback: 'rollback', spawn: 'spawn', adopt: 'adopt', ready: 'ready', handover: 'handover' };
   var state = { status: null, series: {}, history: {}, live: false, ready: false, renders: 0, ticks: 0 };
   window.batonDashboard = state;
 
@@ -198,6 +198,7 @@ export const PAGE_JS = String.raw`(function () {
     else if (e.kind === 'maintenance') what += e.detail && e.detail.on ? ' on' + (e.detail.message ? ': ' + e.detail.message : '') : ' off';
     else if (e.kind === 'pause' && e.detail && e.detail.timeout_ms) what += ' for ' + fmtMs(e.detail.timeout_ms);
     else if (e.kind === 'resume') what += ' (' + ((e.detail && e.detail.released) || 0) + ' released)';
+    else if (e.kind === 'upgrade' && e.detail) what += ' pid ' + e.detail.previous_pid + (e.outcome === 'ok' ? ' → ' + e.detail.pid : '');
     else if (e.kind === 'reload' && e.detail) what += ': ' + ['added', 'removed', 'changed'].map(function (k) { return k + ' ' + ((e.detail[k] || []).length); }).join(', ');
     if (e.kind === 'canary' && e.detail && e.detail.percent) what += ' at ' + e.detail.percent + '%';
     var w = el('span', 'what', what);

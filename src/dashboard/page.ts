@@ -21,7 +21,7 @@ export const PAGE_HTML = String.raw`<!doctype html>
 </header>
 <main id="services"><p class="empty">Loading…</p></main>
 <section id="global" hidden>
-  <h2>Reloads</h2>
+  <h2>Reloads and upgrades</h2>
   <ol class="timeline" id="global-timeline"></ol>
 </section>
 <footer>Read-only view of the control API. Times are your browser's.</footer>

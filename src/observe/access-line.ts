@@ -12,8 +12,9 @@ export interface AccessFields {
   kind: 'http' | 'websocket';
   service: string | null;
   host: string | null;
-  method: string;
-  path: string;
+  /** null (as path, request_id and protocol) for bytes refused before they were a request. */
+  method: string | null;
+  path: string | null;
   status: number;
   bytes_in: number;
   bytes_out: number;
@@ -21,10 +22,10 @@ export interface AccessFields {
   ttfb_ms: number | null;
   version: string | null;
   upstream: string | null;
-  request_id: string;
+  request_id: string | null;
   client: string;
   user_agent: string | null;
-  protocol: string;
+  protocol: string | null;
   tls: string | null;
   held_ms: number;
   attempts: number;

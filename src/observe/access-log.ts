@@ -16,6 +16,8 @@ import type { ExchangeRecord } from '../proxy/exchange-state.js';
 import type { UpgradeRecord } from '../proxy/upgrades.js';
 import type { Downstream } from '../proxy/downstream.js';
 import { fieldValue } from '../proxy/headers.js';
+import { tlsVersionOf } from '../proxy/tls-version.js';
+import type { Duplex } from 'node:stream';
 
 /** What sonic-boom is beyond pino's DestinationStream type. */
 interface Destination extends DestinationStream {
@@ -25,11 +27,6 @@ interface Destination extends DestinationStream {
   reopen(file?: string): void;
   flush(cb?: (err?: Error) => void): void;
   end(): void;
-}
-
-/** A downstream that knows its TLS version (the TLS listener's); others log `tls: null` or "tls". */
-interface MaybeTls {
-  readonly tlsVersion?: string;
 }
 
 export interface AccessLogOptions {
@@ -143,7 +140,7 @@ export class AccessLog {
       client: w.clientAddress,
       user_agent: w.userAgent ?? null,
       protocol: 'http/1.1',
-      tls: w.secure ? 'tls' : null,
+      tls: w.secure ? (w.tlsVersion ?? 'tls') : null,
       held_ms: w.heldMs,
       attempts: w.upstream === undefined ? 0 : 1,
       outcome: w.outcome,
@@ -174,6 +171,33 @@ export class AccessLog {
       held_ms: 0,
       attempts: 0,
       outcome: `baton:${kind}`,
+      traceparent: null,
+    });
+  }
+
+  /** Bytes refused on a connection before they were a request (a malformed or too slow head, CONNECT): what is known of them. */
+  rejected(socket: Duplex, secure: boolean, status: number): void {
+    this.#write({
+      kind: 'http',
+      service: null,
+      host: null,
+      method: null,
+      path: null,
+      status,
+      bytes_in: 0,
+      bytes_out: 0,
+      duration_ms: 0,
+      ttfb_ms: null,
+      version: null,
+      upstream: null,
+      request_id: null,
+      client: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? '',
+      user_agent: null,
+      protocol: null,
+      tls: secure ? (tlsVersionOf(socket) ?? 'tls') : null,
+      held_ms: 0,
+      attempts: 0,
+      outcome: 'baton:rejected',
       traceparent: null,
     });
   }
@@ -281,9 +305,10 @@ export class AccessLog {
   }
 }
 
+/** The TLS version, `"tls"` if the socket would not say, null over plain HTTP. */
 function tlsOf(d: Downstream): string | null {
   if (!d.secure) return null;
-  return (d as Downstream & MaybeTls).tlsVersion ?? 'tls';
+  return d.tlsVersion ?? 'tls';
 }
 
 /** Flush and close a destination; stdout is flushed, never closed. */

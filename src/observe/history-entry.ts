@@ -12,7 +12,7 @@ export type Caller =
   /** A signal to the Baton process (SIGHUP: reload; SIGUSR2: upgrade). */
   | { via: 'signal'; signal: string };
 
-export type HistoryKind = 'deploy' | 'rollback' | 'promote' | 'canary' | 'pause' | 'resume' | 'maintenance' | 'reload';
+export type HistoryKind = 'deploy' | 'rollback' | 'promote' | 'canary' | 'pause' | 'resume' | 'maintenance' | 'reload' | 'upgrade';
 
 /** One step of a swap, as its event said it, and when it ended (ms after the entry began). */
 export interface HistoryStep {
@@ -26,7 +26,7 @@ export interface HistoryEntry {
   /** Unique within the file: start time and a counter. */
   id: string;
   kind: HistoryKind;
-  /** null for a reload (it concerns Baton as a whole). */
+  /** null for a reload or an upgrade (they concern Baton as a whole). */
   service: string | null;
   /** The version the change went to (the new one, the rollback target, the canary; for a pause, the active one). */
   version: string | null;

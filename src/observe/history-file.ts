@@ -48,6 +48,8 @@ export class HistoryFile {
    * history. A file over its bound is rewritten now.
    */
   async load(): Promise<{ entries: number; skipped: number }> {
+    // Read again (after an upgrade): the writes asked for so far are in the file first.
+    await this.#chain;
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');

@@ -1,6 +1,6 @@
 /**
  * The deploy history (issue 16): every deploy, rollback, promote, canary, pause, resume,
- * maintenance change and reload, with who asked, kept in the history file (history-file.ts)
+ * maintenance change, reload and upgrade, with who asked, kept in the history file (history-file.ts)
  * and in memory for `GET /v1/history`. A swap is recorded as it runs: it shows as `running`
  * from the moment it took its service's lock, gains each step as its event is emitted, and is
  * written to the file when it ends. `onChange` hears of every new or changed record (the
@@ -11,6 +11,7 @@ import type { DoneEvent, SwapEvent } from '../swap/swap.js';
 import { isDone } from '../swap/swap.js';
 import { BatonError } from '../errors.js';
 import type { HistoryFile } from './history-file.js';
+import { isUpgradeDone, type UpgradeDone, type UpgradeEvent } from '../upgrade/handover.js';
 import type { Caller, HistoryEntry, HistoryKind, HistoryStep } from './history-entry.js';
 
 export type { Caller, HistoryEntry, HistoryKind, HistoryBody } from './history-entry.js';
@@ -27,6 +28,12 @@ export interface SwapRecording {
   emit(e: SwapEvent): void;
   /** The run rejected (a fault, not an outcome): the record ends failed with the error. */
   fault(err: unknown): void;
+}
+
+/** An upgrade being recorded: its events go through `emit`; `ended` writes the record (and resolves once it is on disk). */
+export interface UpgradeRecording {
+  emit(e: UpgradeEvent | UpgradeDone): void;
+  ended(done: UpgradeDone): Promise<void>;
 }
 
 /** At most this many records per answer. */
@@ -65,6 +72,14 @@ export class History {
     }
   }
 
+  /**
+   * Read the file again: after `baton upgrade`, the predecessor wrote its last record (the
+   * upgrade's own) once this process had read the file.
+   */
+  reread(): Promise<void> {
+    return this.load();
+  }
+
   /** Begin recording a swap that has taken its service's lock. */
   swap(kind: 'deploy' | 'rollback' | 'promote' | 'canary', service: string, version: string, previous: string | null, by: Caller, detail: Record<string, unknown> = {}): SwapRecording {
     const began = performance.now();
@@ -101,11 +116,30 @@ export class History {
     };
   }
 
-  /** Record a change that happened at once (pause, resume, maintenance, reload). */
+  /**
+   * Begin recording `baton upgrade` in the process that runs it: the record is written when it
+   * has ended, before the new process is let go (it reads the file again then).
+   */
+  upgrade(by: Caller): UpgradeRecording {
+    const began = performance.now();
+    const steps: HistoryStep[] = [];
+    return {
+      emit: (e) => {
+        if (!isUpgradeDone(e)) steps.push({ ...e, at_ms: round(performance.now() - began) });
+      },
+      ended: (done) => {
+        const outcome = done.ok ? { detail: { pid: done.pid, previous_pid: done.previous_pid } } : { error: { code: done.error.code, message: done.error.message, step: done.error.step }, detail: { previous_pid: process.pid } };
+        this.record('upgrade', null, { by, ms: performance.now() - began, steps, ...outcome });
+        return this.flushed();
+      },
+    };
+  }
+
+  /** Record a change that has ended (pause, resume, maintenance, reload, upgrade: `ms` is how long it took). */
   record(
     kind: Exclude<HistoryKind, 'deploy' | 'rollback' | 'promote' | 'canary'>,
     service: string | null,
-    fields: { version?: string | null; by: Caller; ms?: number; hold_ms?: number | null; error?: HistoryEntry['error']; detail?: Record<string, unknown> },
+    fields: { version?: string | null; by: Caller; ms?: number; hold_ms?: number | null; error?: HistoryEntry['error']; steps?: HistoryStep[]; detail?: Record<string, unknown> },
   ): HistoryEntry {
     const entry = this.#entry(kind, service, fields.version ?? null, null, fields.by, fields.detail ?? {});
     const now = Date.now();
@@ -124,6 +158,7 @@ export class History {
     entry.ended_at = new Date(now).toISOString();
     entry.ms = round(ms);
     entry.hold_ms = fields.hold_ms ?? null;
+    entry.steps = fields.steps ?? [];
     entry.outcome = fields.error === undefined || fields.error === null ? 'ok' : 'failed';
     entry.error = fields.error ?? null;
     this.#changed(entry);

@@ -9,14 +9,15 @@ import type { ExchangeRecord } from '../proxy/exchange-state.js';
 import type { UpgradeRecord } from '../proxy/upgrades.js';
 import type { Downstream } from '../proxy/downstream.js';
 import type { HoldOutcome } from '../swap/gate.js';
+import type { Duplex } from 'node:stream';
 
 type Hooks = { [K in keyof Required<ProxyObserver>]: Array<NonNullable<ProxyObserver[K]>> };
 
-const HOOKS = ['requestFinished', 'held', 'upstreamError', 'upgradeFinished', 'refused'] as const;
+const HOOKS = ['requestFinished', 'held', 'upstreamError', 'upgradeFinished', 'refused', 'rejected'] as const;
 
 export class Observers implements Required<ProxyObserver> {
   readonly #fixed: readonly ProxyObserver[];
-  #hooks: Hooks = { requestFinished: [], held: [], upstreamError: [], upgradeFinished: [], refused: [] };
+  #hooks: Hooks = { requestFinished: [], held: [], upstreamError: [], upgradeFinished: [], refused: [], rejected: [] };
 
   /** `fixed`: the members always there (metrics, series). */
   constructor(fixed: readonly ProxyObserver[]) {
@@ -27,7 +28,7 @@ export class Observers implements Required<ProxyObserver> {
   /** The members now: the fixed ones and `extra` (the access log, or undefined when it is off). */
   set(extra: ProxyObserver | undefined): void {
     const members = extra === undefined ? this.#fixed : [...this.#fixed, extra];
-    const hooks = { requestFinished: [], held: [], upstreamError: [], upgradeFinished: [], refused: [] } as unknown as Record<(typeof HOOKS)[number], unknown[]>;
+    const hooks = { requestFinished: [], held: [], upstreamError: [], upgradeFinished: [], refused: [], rejected: [] } as unknown as Record<(typeof HOOKS)[number], unknown[]>;
     for (const m of members) {
       for (const hook of HOOKS) {
         const fn = m[hook] as ((...args: never[]) => void) | undefined;
@@ -57,5 +58,9 @@ export class Observers implements Required<ProxyObserver> {
 
   refused(req: Downstream, status: number, kind: string, requestId: string): void {
     for (const fn of this.#hooks.refused) fn(req, status, kind, requestId);
+  }
+
+  rejected(socket: Duplex, secure: boolean, status: number): void {
+    for (const fn of this.#hooks.rejected) fn(socket, secure, status);
   }
 }

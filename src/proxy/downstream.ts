@@ -51,6 +51,8 @@ export interface Downstream {
   readonly protocol: Protocol;
   /** Whether the client reached Baton over TLS. */
   readonly secure: boolean;
+  /** The TLS version the connection negotiated (`TLSv1.3`); undefined over plain HTTP. */
+  readonly tlsVersion: string | undefined;
   readonly remoteAddress: string;
   /** The body's framing as Baton read it (h2: `length` when announced, else chunked). */
   readonly body: BodyFraming;

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type { BodyFraming } from '../http1/types.js';
+import { tlsVersionOf } from './tls-version.js';
 import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from './downstream.js';
 
 const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
@@ -25,6 +26,7 @@ export class NodeDownstream implements Downstream {
   readonly headers: readonly string[];
   readonly protocol: Protocol;
   readonly secure: boolean;
+  readonly tlsVersion: string | undefined;
   readonly remoteAddress: string;
   readonly body: BodyFraming;
   bodyStarted = false;
@@ -47,6 +49,7 @@ export class NodeDownstream implements Downstream {
     this.headers = req.rawHeaders;
     this.protocol = req.httpVersionMinor === 0 ? 'http/1.0' : 'http/1.1';
     this.secure = opts.secure;
+    this.tlsVersion = opts.secure ? tlsVersionOf(req.socket) : undefined;
     this.remoteAddress = req.socket.remoteAddress ?? '';
     this.body = framing(req);
   }

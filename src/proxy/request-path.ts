@@ -19,6 +19,7 @@ import { hstsValue } from '../config/tls-schema.js';
 import { HstsDownstream } from '../tls/hsts.js';
 import type { TraceContext } from './trace-context.js';
 import type { UpgradeRecord } from './upgrades.js';
+import type { Duplex } from 'node:stream';
 
 /** What the data plane reports (metrics, access log). All optional so tests can leave them out. */
 export interface ProxyObserver {
@@ -27,8 +28,13 @@ export interface ProxyObserver {
   upstreamError?(service: string, kind: string): void;
   /** A WebSocket (or a refused or failed upgrade) ended (access log). */
   upgradeFinished?(record: UpgradeRecord): void;
-  /** A request answered before it reached a service (no route, too many headers, too large) (access log). */
+  /** A request answered before it reached a service (no route, too many headers, too large; the TLS edge's redirect or ACME token) (access log). */
   refused?(req: Downstream, status: number, kind: string, requestId: string): void;
+  /**
+   * Bytes refused on a connection before they were a request Baton could serve: the parsers'
+   * 400, 414, 431 and 505, a head or body too slow (408), CONNECT (405) (access log).
+   */
+  rejected?(socket: Duplex, secure: boolean, status: number): void;
 }
 
 /** What every exchange shares: the request path's tools and settings. */
@@ -54,10 +60,16 @@ export interface RequestPathOptions {
   edge?: EdgeHooks;
 }
 
+/** How the TLS edge answered a plain-HTTP request itself. */
+export interface EdgeAnswer {
+  status: number;
+  kind: 'acme_challenge' | 'redirect_https';
+}
+
 /** What the TLS edge adds to plain-HTTP requests (src/tls/edge.ts). */
 export interface EdgeHooks {
-  /** True: the edge answered it (an ACME token, a 308 to https). */
-  plainRequest(req: Downstream): boolean;
+  /** What the edge answered (an ACME token, a 308 to https), or undefined when it left the request alone. */
+  plainRequest(req: Downstream): EdgeAnswer | undefined;
 }
 
 export class RequestPath {
@@ -89,7 +101,10 @@ export class RequestPath {
 
   handle(req: Downstream): void {
     if (this.stopping) req.closeAfterResponse();
-    if (!req.secure && this.#edge?.plainRequest(req) === true) return; // issue 11
+    if (!req.secure && this.#edge !== undefined) {
+      const answered = this.#edge.plainRequest(req); // issue 11
+      if (answered !== undefined) return this.#ctx.observer.refused?.(req, answered.status, answered.kind, this.#ctx.ids.of(req.headers));
+    }
     if (req.path.startsWith('/_baton/')) return this.#ownRoutes.serve(req);
     const route = this.#router.match(req.authority, req.path);
     if (route === undefined) return this.#refuse(req, 'no_route');

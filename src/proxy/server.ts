@@ -19,6 +19,7 @@ import { NodeDownstream, splitTarget } from './node-downstream.js';
 import { NodeConnections } from './node-connections.js';
 import { rawError } from './raw-error.js';
 import { H2Server } from './h2/server.js';
+import { tlsVersionOf } from './tls-version.js';
 import type { TlsEdge } from '../tls/edge.js';
 import { TraceContext, type TraceparentMode } from './trace-context.js';
 
@@ -82,6 +83,7 @@ export class ProxyServer {
   readonly #trusted: Set<string>;
   readonly #secure: SecureSide | undefined;
   readonly #trace: TraceContext;
+  readonly #observer: ProxyObserver;
 
   constructor(opts: ProxyServerOptions) {
     this.#opts = opts;
@@ -90,12 +92,13 @@ export class ProxyServer {
     const l = (this.#limits = { ...opts.limits });
     this.#trusted = new Set(opts.trustedProxies);
     const fallbackAuthority = authorityOf(opts.listen);
+    this.#observer = opts.observer ?? {};
     const ctx = {
       transport: opts.transport ?? new NetTransport(),
       deadlines: new Deadlines(),
       limits: l,
       ids: new RequestIds(),
-      observer: opts.observer ?? {},
+      observer: this.#observer,
       log: opts.log,
       trusted: this.#trusted,
       trace: (this.#trace = new TraceContext(opts.traceparent)),
@@ -110,8 +113,9 @@ export class ProxyServer {
       secure: false,
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
-      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false }, socket, rest),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false, tlsVersion: undefined }, socket, rest),
       handOff: (socket) => this.#node.emit('connection', socket),
+      rejected: (socket, status) => this.#observer.rejected?.(socket, false, status),
     });
     this.#node = this.#nodeServer(false, checkIntervalMs);
     this.#listener = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.#h1.accept(socket));
@@ -127,8 +131,9 @@ export class ProxyServer {
       secure: true,
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
-      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true }, socket, rest),
+      upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true, tlsVersion: tlsVersionOf(socket) }, socket, rest),
       handOff: (socket) => node.emit('connection', socket),
+      rejected: (socket, status) => this.#observer.rejected?.(socket, true, status),
     });
     const h2 = new H2Server({ limits: { ...l }, secure: true, log: this.#log.child({ protocol: 'h2' }), request: (req) => this.#path.handle(req) });
     return { edge, h1, node, h2 };
@@ -276,25 +281,31 @@ export class ProxyServer {
     // node:http sends every Upgrade request here; Baton proxies WebSockets only, without a body
     // (llhttp read one, which the handshake would drop: differential replay, issue 17).
     const bodyless = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) return rawError(socket, 400, undefined, req.method === 'HEAD');
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) {
+      rawError(socket, 400, undefined, req.method === 'HEAD');
+      return this.#observer.rejected?.(socket, secure, 400);
+    }
     const target = splitTarget(req.url ?? '/');
     this.#upgrades.handle(
-      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure },
+      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure, tlsVersion: secure ? tlsVersionOf(req.socket) : undefined },
       socket,
       head,
     );
   }
 
   /** CONNECT, read by node:http: refused as Baton's own parser refuses it, in its turn. */
-  #nodeOnConnect = (req: http.IncomingMessage, socket: Duplex): void =>
-    this.#nodeConnections.takeOver(socket, () => rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)'));
-  #nodeOnSecureConnect = (req: http.IncomingMessage, socket: Duplex): void =>
-    this.#secureNodeConnections.takeOver(socket, () => rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)'));
+  #nodeOnConnect = (req: http.IncomingMessage, socket: Duplex): void => this.#nodeConnections.takeOver(socket, () => this.#refuseConnect(socket, false));
+  #nodeOnSecureConnect = (req: http.IncomingMessage, socket: Duplex): void => this.#secureNodeConnections.takeOver(socket, () => this.#refuseConnect(socket, true));
 
-  #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#nodeConnections);
-  #nodeOnSecureClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#secureNodeConnections);
+  #refuseConnect(socket: Duplex, secure: boolean): void {
+    rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)');
+    this.#observer.rejected?.(socket, secure, 405);
+  }
 
-  #nodeClientError(err: NodeJS.ErrnoException, socket: Duplex, connections: NodeConnections): void {
+  #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#nodeConnections, false);
+  #nodeOnSecureClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#secureNodeConnections, true);
+
+  #nodeClientError(err: NodeJS.ErrnoException, socket: Duplex, connections: NodeConnections, secure: boolean): void {
     if (err.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
       return;
@@ -302,5 +313,6 @@ export class ProxyServer {
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     this.#log.debug({ code: err.code, reason: err.message }, 'bad request from client');
     connections.refuse(socket, status, err.code);
+    this.#observer.rejected?.(socket, secure, status);
   }
 }

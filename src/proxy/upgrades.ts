@@ -23,6 +23,8 @@ export interface UpgradeRequest {
   readonly headers: readonly string[];
   readonly remoteAddress: string;
   readonly secure: boolean;
+  /** The TLS version of the connection (`TLSv1.3`); undefined over plain HTTP. */
+  readonly tlsVersion: string | undefined;
 }
 
 /** What the end of a WebSocket (or of an upgrade refused or failed) reports: the access log's line. */
@@ -45,6 +47,7 @@ export interface UpgradeRecord {
   readonly clientAddress: string;
   readonly userAgent: string | undefined;
   readonly secure: boolean;
+  readonly tlsVersion: string | undefined;
   readonly traceparent: string | undefined;
 }
 
@@ -160,6 +163,7 @@ export class Upgrades {
       clientAddress: clientAddress(req.remoteAddress, req.headers, this.#opts.ctx.trusted),
       userAgent: fieldValue(req.headers, 'user-agent'),
       secure: req.secure,
+      tlsVersion: req.tlsVersion,
       traceparent: end.traceparent,
     });
   }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { Config, HostPort } from '../config/types.js';
 import type { TlsConfig } from '../config/tls-schema.js';
 import type { Downstream } from '../proxy/downstream.js';
+import type { EdgeAnswer } from '../proxy/request-path.js';
 import { loadStaticCertificates, TLS_PROTOCOLS, type ServedCertificate } from './certificate.js';
 import { CertificateStore, type CertificateStatus } from './store.js';
 import { TicketKeys } from './tickets.js';
@@ -194,28 +195,28 @@ export class TlsEdge implements HelloRouter {
 
   /**
    * A request on the plain listener: answered here (an ACME HTTP-01 token, the redirect to https)
-   * or not (false: the request path goes on). Challenge paths Baton has no token for are not
+   * or not (undefined: the request path goes on). Challenge paths Baton has no token for are not
    * redirected: they go to the app, which may answer its own.
    */
-  plainRequest(req: Downstream): boolean {
+  plainRequest(req: Downstream): EdgeAnswer | undefined {
     const answer = this.tokens.answer(req.path);
     if (answer !== undefined) {
       const body = Buffer.from(answer);
       req.respond(200, 'OK', ['content-type', 'text/plain', 'cache-control', 'no-store'], { kind: 'length', length: body.length });
       if (req.method !== 'HEAD') req.write(body);
       req.end();
-      return true;
+      return { status: 200, kind: 'acme_challenge' };
     }
-    if (!this.#config.redirectHttp || req.path.startsWith(ACME_HTTP_PREFIX) || !req.path.startsWith('/')) return false;
+    if (!this.#config.redirectHttp || req.path.startsWith(ACME_HTTP_PREFIX) || !req.path.startsWith('/')) return undefined;
     const host = hostName(req.authority);
-    if (host === undefined || !this.store.serves(host)) return false;
+    if (host === undefined || !this.store.serves(host)) return undefined;
     const port = this.#bound.port;
     const location = `https://${host}${port === 443 ? '' : `:${port}`}${req.path}`;
     const body = Buffer.from(`308 Permanent Redirect: ${location}\n`);
     req.respond(308, 'Permanent Redirect', ['location', location, 'content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store'], { kind: 'length', length: body.length });
     if (req.method !== 'HEAD') req.write(body);
     req.end();
-    return true;
+    return { status: 308, kind: 'redirect_https' };
   }
 
   // --- internals -------------------------------------------------------------------------------

@@ -31,6 +31,9 @@ export class HstsDownstream implements Downstream {
   get secure(): boolean {
     return this.#inner.secure;
   }
+  get tlsVersion(): string | undefined {
+    return this.#inner.tlsVersion;
+  }
   get remoteAddress(): string {
     return this.#inner.remoteAddress;
   }

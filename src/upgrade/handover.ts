@@ -42,6 +42,11 @@ export interface UpgradeHost {
   /** Let in-flight requests end, WebSockets run to their grace; resolves with what was cut. */
   drain(): Promise<{ cut: number; websockets_closed: number; streams_ended: number }>;
   readyTimeoutMs: number;
+  /**
+   * How it ended, before it is said (and, when it succeeded, before the successor is let go):
+   * what the successor must find on disk is written here (the history's record of it).
+   */
+  ended(done: UpgradeDone): Promise<void>;
 }
 
 export async function upgrade(host: UpgradeHost, emit: (e: UpgradeEvent | UpgradeDone) => void): Promise<UpgradeDone> {
@@ -77,6 +82,7 @@ export async function upgrade(host: UpgradeHost, emit: (e: UpgradeEvent | Upgrad
     const output = successor?.output() ?? [];
     host.log.error({ step, code: e.code, output }, `upgrade failed: ${e.message}; this Baton serves on`);
     const failed: UpgradeDone = { done: true, ok: false, error: { code: e.code, message: e.message, step, ...(output.length > 0 ? { output } : {}) }, ms: round(performance.now() - began) };
+    await host.ended(failed).catch(() => {});
     emit(failed);
     return failed;
   }
@@ -86,9 +92,10 @@ export async function upgrade(host: UpgradeHost, emit: (e: UpgradeEvent | Upgrad
   stepDone('handover', { pid: successor.pid });
   const drained = await host.drain();
   stepDone('drain', drained);
-  successor.release();
   const ms = round(performance.now() - began);
   const done: UpgradeDone = { done: true, ok: true, pid: successor.pid, previous_pid: process.pid, ms };
+  await host.ended(done).catch(() => {});
+  successor.release();
   host.log.info({ new_pid: successor.pid, ms }, `upgrade done: Baton is now pid ${successor.pid}`);
   emit(done);
   return done;

@@ -38,6 +38,8 @@ export interface TakeoverPlan {
 
 /** The running Baton's parts an upgrade acts on. */
 export interface UpgradeParts {
+  /** How it ended, recorded before it is said (the history). */
+  ended: UpgradeHost['ended'];
   log: Logger;
   services: readonly Service[];
   proxy: ProxyServer | undefined;
@@ -101,6 +103,7 @@ export async function checkConfigUnchanged(config: Config, started: Config): Pro
 export function upgradeHost(opts: UpgradeOptions, parts: UpgradeParts): UpgradeHost {
   const { services, proxy, control, tls } = parts;
   return {
+    ended: parts.ended,
     log: parts.log,
     command: opts.command,
     outputFd: opts.output.descriptor,

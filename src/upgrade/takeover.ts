@@ -23,6 +23,9 @@ export class Takeover {
   #disconnected = false;
   /** Resolves at the hand-over, or when the predecessor is gone (its channel closed). */
   readonly inCharge: Promise<void>;
+  /** Resolves when the predecessor let go of this process (after its last writes) or is gone. */
+  readonly released: Promise<void>;
+  #onDisconnect: () => void = () => {};
 
   private constructor(fds: SuccessorFds, env: NodeJS.ProcessEnv) {
     this.fds = fds;
@@ -31,9 +34,11 @@ export class Takeover {
       this.#messages.push(m);
       this.#wakeAll();
     });
+    this.released = new Promise<void>((resolve) => (this.#onDisconnect = resolve));
     process.once('disconnect', () => {
       this.#disconnected = true;
       this.#wakeAll();
+      this.#onDisconnect();
     });
     // The channel must not keep this process alive once it is Baton.
     process.channel?.unref();

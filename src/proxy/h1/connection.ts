@@ -4,6 +4,7 @@ import type { RequestHead } from '../../http1/types.js';
 import { rawError } from '../raw-error.js';
 import { BodyReader } from './body-reader.js';
 import { H1Downstream, type H1Owner } from './downstream.js';
+import { tlsVersionOf } from '../tls-version.js';
 import type { H1Server } from './server.js';
 /** After Baton ends a connection, how long the client may take to close its side (lingering close). */
 const LINGER_MS = 2000;
@@ -36,6 +37,8 @@ export class H1Connection implements H1Owner {
   #closingSince = 0;
   #clientEnded = false;
   #gone = false;
+  /** Read on the first request that asks (the access log's), then kept: null until then. */
+  #tlsVersion: string | undefined | null = null;
 
   constructor(socket: Socket, server: H1Server) {
     this.socket = socket;
@@ -51,6 +54,10 @@ export class H1Connection implements H1Owner {
 
   get secure(): boolean {
     return this.#server.secure;
+  }
+  get tlsVersion(): string | undefined {
+    if (this.#tlsVersion === null) this.#tlsVersion = this.#server.secure ? tlsVersionOf(this.socket) : undefined;
+    return this.#tlsVersion;
   }
   get keepAliveSeconds(): number {
     return this.#server.keepAliveSeconds;
@@ -107,6 +114,7 @@ export class H1Connection implements H1Owner {
         this.#server.forget(this);
         // The answer to a HEAD request has no body, even a refusal (RFC 9110 9.3.2).
         rawError(this.socket, result.status, result.reason, isHead(buf));
+        this.#server.rejected(this.socket, result.status);
         return false;
       case 'head':
         break;
@@ -254,6 +262,7 @@ export class H1Connection implements H1Owner {
           this.#gone = true;
           this.#server.forget(this);
           rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
+          this.#server.rejected(this.socket, 408);
         } else this.socket.destroy();
         return;
       }
@@ -269,6 +278,7 @@ export class H1Connection implements H1Owner {
         this.#gone = true;
         this.#server.forget(this);
         rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
+        this.#server.rejected(this.socket, 408);
         req.connectionClosed();
       } else this.socket.destroy();
     }

@@ -8,6 +8,8 @@ import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } f
 export interface H1Owner {
   readonly socket: Socket;
   readonly secure: boolean;
+  /** The TLS version of the connection (read once per connection); undefined over plain HTTP. */
+  readonly tlsVersion: string | undefined;
   /** Seconds advertised in `Keep-Alive: timeout=N`. */
   readonly keepAliveSeconds: number;
   /** The IMF-fixdate of now (made at most once a second, by the server). */
@@ -66,6 +68,9 @@ export class H1Downstream implements Downstream {
 
   get secure(): boolean {
     return this.#owner.secure;
+  }
+  get tlsVersion(): string | undefined {
+    return this.#owner.tlsVersion;
   }
 
   attach(events: DownstreamEvents): void {

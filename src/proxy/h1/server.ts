@@ -24,6 +24,8 @@ export interface H1ServerOptions {
   upgrade(head: RequestHead, socket: Socket, rest: Buffer): void;
   /** node:http's handling of a connection, from its current request on. */
   handOff(socket: Socket): void;
+  /** Bytes refused before they were a request (the parser's rejection, a 408): answered already. */
+  rejected(socket: Socket, status: number): void;
 }
 
 /**
@@ -85,6 +87,10 @@ export class H1Server {
 
   upgrade(head: RequestHead, socket: Socket, rest: Buffer): void {
     this.#opts.upgrade(head, socket, rest);
+  }
+
+  rejected(socket: Socket, status: number): void {
+    this.#opts.rejected(socket, status);
   }
 
   handOff(socket: Socket): void {

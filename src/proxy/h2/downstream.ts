@@ -8,6 +8,8 @@ const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = ht
 export interface H2Owner {
   readonly maxBodyBytes: number;
   readonly secure: boolean;
+  /** The TLS version of the session's connection; undefined over plain HTTP. */
+  readonly tlsVersion: string | undefined;
   /** A stream handed to the request path closed (whichever way). */
   streamClosed(): void;
   /** The client reset a stream Baton had not finished answering (the Rapid Reset count). */
@@ -76,6 +78,9 @@ export class H2Downstream implements Downstream {
 
   get secure(): boolean {
     return this.#owner.secure;
+  }
+  get tlsVersion(): string | undefined {
+    return this.#owner.tlsVersion;
   }
 
   attach(events: DownstreamEvents): void {

@@ -2,6 +2,7 @@ import http2, { type Http2Server, type IncomingHttpHeaders, type ServerHttp2Sess
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { H2Downstream, type H2Owner } from './downstream.js';
+import { tlsVersionOf } from '../tls-version.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -45,6 +46,8 @@ class SessionState implements H2Owner {
   windowStart = performance.now();
   readonly #server: H2Server;
   readonly #session: ServerHttp2Session;
+  /** Read on the first stream that asks (the access log's), then kept: null until then. */
+  #tlsVersion: string | undefined | null = null;
 
   constructor(server: H2Server, session: ServerHttp2Session) {
     this.#server = server;
@@ -57,6 +60,11 @@ class SessionState implements H2Owner {
 
   get secure(): boolean {
     return this.#server.secure;
+  }
+
+  get tlsVersion(): string | undefined {
+    if (this.#tlsVersion === null) this.#tlsVersion = this.#server.secure ? tlsVersionOf(this.#session.socket) : undefined;
+    return this.#tlsVersion;
   }
 
   streamClosed(): void {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HistoryFile, historyFileOf } from '../../../src/observe/history-file.js';
+import { HISTORY_PER_SERVICE, HistoryFile, historyFileOf } from '../../../src/observe/history-file.js';
 import type { HistoryEntry } from '../../../src/observe/history-entry.js';
 
 let dir: string;
@@ -77,6 +77,24 @@ describe('HistoryFile', () => {
     // Loading a file over its bound rewrites it at once.
     expect(await lines(file)).toHaveLength(reread.entries.length);
   });
+
+  it('keeps 1,000 per service by default: 1,150 deploys leave the last 1,000 in memory and in the file, read back after a restart', async () => {
+    const file = path.join(dir, 'h.jsonl');
+    const h = new HistoryFile(file);
+    expect(HISTORY_PER_SERVICE).toBe(1000);
+    for (let i = 0; i < 1150; i++) await h.append(entry('web'));
+    await h.append(entry(null));
+    await h.flushed();
+    const kept = h.entries.filter((e) => e.service === 'web');
+    expect(kept).toHaveLength(1000);
+    // The file was rewritten at 1,100 (100 past the bound), then grew by the 50 since and the reload.
+    const onDisk = await lines(file);
+    expect(onDisk.length).toBe(1000 + 50 + 1);
+    const reread = new HistoryFile(file);
+    await reread.load();
+    expect(reread.entries.filter((e) => e.service === 'web').map((e) => e.id)).toEqual(kept.map((e) => e.id));
+    expect(reread.entries.at(-1)!.service).toBeNull();
+  }, 60_000);
 
   it('skips a line cut by a crash and keeps the rest', async () => {
     const file = path.join(dir, 'h.jsonl');
