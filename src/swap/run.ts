@@ -107,6 +107,15 @@ export class SwapRun {
     this.#deps.notify({ type: 'deploying', service: service.name, version: this.#version }, onCanary);
     const release = await this.#start();
     if (!(release instanceof Release)) return release;
+    // A backward-compatible migration (hold: false; startCanary refuses hold: true) runs before
+    // the canary takes its first request, as a deploy's does before its switch; a promote does
+    // not run it again.
+    const migrate = service.config.migrate;
+    if (migrate !== undefined) {
+      const failed = await this.#migrate(release, migrate);
+      if (failed !== undefined) return failed;
+    }
+    this.#progress('canary');
     service.startCanary(release, percent);
     this.#step('canary', { version: this.#version, percent, stable: service.active?.version ?? null });
     await this.#deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));

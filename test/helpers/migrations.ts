@@ -53,9 +53,9 @@ export interface Write {
   retryAfter?: string;
 }
 
-export function write(port: number, agent: http.Agent, client: number, seq: number): Promise<Write> {
+export function write(port: number, agent: http.Agent | false, client: number, seq: number, extra: Record<string, string> = {}): Promise<Write> {
   const body = JSON.stringify({ body: `note ${client}.${seq}`, client: String(client), seq });
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extra };
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, path: '/notes', method: 'POST', agent, headers }, (res) => {
       let text = '';
