@@ -63,7 +63,7 @@ function detail(step: string, r: Record<string, unknown>): string {
     case 'switch':
       return `${r.from ?? '-'} -> ${r.to}`;
     case 'resume':
-      return `${r.released} released`;
+      return `${r.released} released${Number(r.timed_out) > 0 ? `; ${r.timed_out} answered 503 at hold.timeout while the migration ran` : ''}`;
     case 'notify':
       return `${r.browsers} browser${r.browsers === 1 ? '' : 's'}`;
     case 'drain':

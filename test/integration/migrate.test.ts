@@ -119,6 +119,10 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     expect(stepsWhenAnswered).not.toContain('migrate');
     const all = await events;
     expect(all.at(-1)).toMatchObject({ done: true, ok: true, version: 'v2-slow' });
+    // The deploy says how many held requests the migration outlasted (the CLI prints it).
+    expect(all.find((e) => 'step' in e && e.step === 'resume')).toMatchObject({ timed_out: 4 });
+    const { formatEvent } = await import('../../src/cli/print.js');
+    expect(formatEvent(all.find((e) => 'step' in e && e.step === 'resume')!)).toContain('4 answered 503 at hold.timeout');
   });
 
   it('a migration longer than the hold, under maintenance: requests get the maintenance answer, none waits out hold.timeout; off serves the new version', async () => {
