@@ -85,8 +85,10 @@ describe.skipIf(!available && !mustRun)('migrations (PostgreSQL)', () => {
     const status = (await control(baton.socket, 'GET', '/v1/status')).body as { services: { web: { active: { version: string } } } };
     expect(status.services.web.active.version).toBe('v1');
     const t = await tally(pg, results);
+    console.log(`[migrate broken] writes=${t.writes} failed=${t.failed.length} lost=${t.lost.length} by_new=${t.byNew}`);
     expect(t.failed).toEqual([]);
     expect(t.lost).toEqual([]);
+    expect(t.byNew).toBe(0);
     // The CLI says so: exit 1, naming the step.
     const cli = await baton.cli('deploy', 'web', 'v2-broken');
     expect(cli.code).toBe(1);
