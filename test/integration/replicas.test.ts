@@ -20,6 +20,8 @@ interface Replica {
   inflight: number;
   restarts: number;
   ejected: boolean;
+  crashes_in_a_row: number;
+  restart_at: string | null;
 }
 
 async function replicas(b: RunningBaton): Promise<Replica[]> {
@@ -89,6 +91,7 @@ describe('replicas', () => {
     baton = await startBaton(configYaml({ web: { version: 'replica1', health: HEALTH, extra: 'replicas: 3' } }));
     const rs = await replicas(baton);
     expect(rs).toHaveLength(3);
+    expect(rs.map((r) => [r.crashes_in_a_row, r.restart_at])).toEqual([[0, null], [0, null], [0, null]]);
     const pids = new Map<number, number>();
     for (let i = 0; i < 60; i++) {
       const r = await whoami(baton.port);
@@ -116,17 +119,24 @@ describe('replicas', () => {
     const DELAY_MS = 150;
     const results: Array<{ method: string; status: number }> = [];
     let running = true;
+    let started = 0;
     const load = Array.from({ length: 16 }, async (_, c) => {
       const stop = performance.now() + 20_000;
       const post = c % 2 === 1;
       while (running && performance.now() < stop) {
+        started++;
         const r = post ? await echo(baton!.port, agent, `client ${c}`, DELAY_MS) : await whoami(baton!.port, agent, DELAY_MS);
         results.push({ method: post ? 'POST' : 'GET', status: r.status });
       }
     });
     await sleep(500);
-    const inflightAtKill = (await replicas(baton)).find((r) => r.id === victim.id)!.inflight;
+    // What was in flight on the victim at the kill: what status saw on it, plus at most the
+    // requests started between asking status and the kill (any of them may have gone to it).
+    const startedBeforeStatus = started;
+    const inflightAtStatus = (await replicas(baton)).find((r) => r.id === victim.id)!.inflight;
     process.kill(Number(victim.id), 'SIGKILL');
+    const startedSinceStatus = started - startedBeforeStatus;
+    const inflightAtKill = inflightAtStatus + startedSinceStatus;
     const replaced = await until(async () => {
       const now = await replicas(baton!);
       const fresh = now.find((r) => r.restarts === 1);
@@ -138,8 +148,10 @@ describe('replicas', () => {
     agent.destroy();
     const failed = results.filter((r) => r.status !== 200);
     const failedGets = failed.filter((r) => r.method === 'GET').length;
-    console.log(`[replicas kill -9] requests=${results.length} in_flight_on_victim_at_kill=${inflightAtKill} failed=${failed.length} (GET ${failedGets}, POST ${failed.length - failedGets})`);
-    expect(inflightAtKill, 'the check needs requests in flight on the victim').toBeGreaterThan(0);
+    console.log(
+      `[replicas kill -9] requests=${results.length} in_flight_on_victim_at_kill<=${inflightAtKill} (status ${inflightAtStatus} + ${startedSinceStatus} started since) failed=${failed.length} (GET ${failedGets}, POST ${failed.length - failedGets})`,
+    );
+    expect(inflightAtStatus, 'the check needs requests in flight on the victim').toBeGreaterThan(0);
     // At most what was in flight on the killed instance; of those, the bodiless ones went elsewhere.
     expect(failed.length).toBeLessThanOrEqual(inflightAtKill);
     expect(failedGets).toBe(0);
@@ -208,7 +220,13 @@ describe('replicas', () => {
       [2000, 2, 7],
       [4000, 3, 7],
     ]);
-    expect(slot).toMatchObject({ healthy: false, restarts: 2 });
+    expect(slot).toMatchObject({ healthy: false, restarts: 2, crashes_in_a_row: 3 });
+    // When the replacement is due: the third crash's backoff after it (Baton's clock both times).
+    const due = Date.parse(slot!.restart_at!) - seen[2]!.time;
+    expect(due).toBeGreaterThanOrEqual(seen[2]!.restart_in_ms!);
+    expect(due).toBeLessThan(2 * seen[2]!.restart_in_ms!);
+    const cli = await baton.cli('status');
+    expect(cli.stdout).toMatch(/^web: the instance at \S+ exited \(3 crashes in a row\); replaced in /m);
     const status = (await control(baton.socket, 'GET', '/v1/status')).body as { services: { web: { healthy: boolean } } };
     expect(status.services.web.healthy).toBe(false);
     // Each replacement waited its backoff after the crash that called for it (Baton's own log times).

@@ -93,8 +93,12 @@ describe('Supervisor backoff', () => {
   });
 
   it('a version that keeps crashing is restarted after 1 s, 2 s, 4 s ... and never more often than every 30 s', async () => {
-    const { runtime, first, logged, supervisor } = setUp({ crashOnStart: true });
+    const { runtime, release, first, logged, supervisor } = setUp({ crashOnStart: true });
+    const slot = release.upstreams[0]!;
     first.die();
+    await vi.advanceTimersByTimeAsync(0);
+    // Status reads this while the slot waits: one crash, the next start a second away.
+    expect(slot.restarting).toEqual({ crashes: 1, at: Date.now() + 1000 });
     await vi.advanceTimersByTimeAsync(200_000);
     supervisor.stop();
 
