@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'MAINTENANCE'
   | 'RELOAD_IN_PROGRESS'
   | 'CANARY_IN_PROGRESS'
+  | 'MIGRATION_NEEDS_HOLD'
   | 'START_FAILED'
   | 'IMAGE_NOT_FOUND'
   | 'EXITED'
@@ -64,6 +65,7 @@ export function statusOf(code: ErrorCode): number {
       return 404;
     case 'SWAP_IN_PROGRESS':
     case 'CANARY_IN_PROGRESS':
+    case 'MIGRATION_NEEDS_HOLD':
     case 'RELOAD_IN_PROGRESS':
     case 'UPGRADE_IN_PROGRESS':
     case 'CONFIG_CHANGED':

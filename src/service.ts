@@ -53,6 +53,10 @@ export interface ReplicaStatus {
   restarts: number;
   /** Out of the rotation for a backoff after a failed connection (passive health). */
   ejected: boolean;
+  /** The slot's instance exited and supervision waits to replace it: crashes in a row (0: running). */
+  crashes_in_a_row: number;
+  /** When the replacement is due (ISO time), while it waits its backoff; else null. */
+  restart_at: string | null;
 }
 
 /** The swap in progress, as status shows it (the CLI prints it while a deploy waits). */
@@ -379,5 +383,7 @@ function replicaStatus(release: Release): ReplicaStatus[] {
     inflight: u.inflight,
     restarts: u.restarts,
     ejected: u.ejected,
+    crashes_in_a_row: u.restarting?.crashes ?? 0,
+    restart_at: u.restarting === undefined ? null : new Date(u.restarting.at).toISOString(),
   }));
 }

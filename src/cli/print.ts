@@ -63,7 +63,7 @@ function detail(step: string, r: Record<string, unknown>): string {
     case 'switch':
       return `${r.from ?? '-'} -> ${r.to}`;
     case 'resume':
-      return `${r.released} released`;
+      return `${r.released} released${Number(r.timed_out) > 0 ? `; ${r.timed_out} answered 503 at hold.timeout while the migration ran` : ''}`;
     case 'notify':
       return `${r.browsers} browser${r.browsers === 1 ? '' : 's'}`;
     case 'drain':
@@ -102,6 +102,11 @@ export function formatStatus(s: StatusBody): string {
       `${healthy}/${replicas.length}${restarts > 0 ? ` (${restarts} restart${restarts === 1 ? '' : 's'})` : ''}`,
       routes,
     ]);
+    for (const r of replicas) {
+      if (r.restart_at === null || r.restart_at === undefined) continue;
+      const wait = Math.max(0, Date.parse(r.restart_at) - Date.now());
+      notes.push(`${name}: the instance at ${r.address} exited (${r.crashes_in_a_row} crash${r.crashes_in_a_row === 1 ? '' : 'es'} in a row); replaced in ${formatDuration(wait)}`);
+    }
     if (v.canary !== null) notes.push(`${name}: canary ${v.canary.version} takes ${v.canary.percent}% of clients`);
     for (const d of v.draining) notes.push(`${name}: draining ${d.version}: ${d.inflight} in flight, ${d.websockets} websocket${d.websockets === 1 ? '' : 's'}`);
     if (v.swapping !== null) notes.push(`${name}: ${v.swapping.kind} to ${v.swapping.version} at ${v.swapping.step} for ${formatDuration(v.swapping.elapsed_ms)}`);

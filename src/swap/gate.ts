@@ -47,6 +47,7 @@ export class Gate {
   #size = 0;
   #timer: unknown = undefined;
   #heldAt = 0;
+  #timedOut = 0;
 
   constructor(opts: { timeoutMs: number; maxQueued: number; clock?: Clock }) {
     this.#timeoutMs = opts.timeoutMs;
@@ -72,6 +73,10 @@ export class Gate {
   /** Requests waiting now. */
   get queued(): number {
     return this.#size;
+  }
+  /** Held requests answered at the wait limit (503) since the gate was made: a swap reports its share. */
+  get timedOut(): number {
+    return this.#timedOut;
   }
   holders(): HoldReason[] {
     return [...this.#holders.keys()];
@@ -175,6 +180,7 @@ export class Gate {
       if (e.gone) continue;
       e.gone = true;
       this.#size--;
+      this.#timedOut++;
       e.waiter.settle('timed_out', now - e.at);
     }
     // Compact once the consumed prefix dominates, so a long hold does not grow without bound.

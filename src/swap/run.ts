@@ -52,6 +52,7 @@ export class SwapRun {
   async #migrateInHold(release: Release, migrate: MigrateConfig): Promise<DoneEvent> {
     const service = this.#service;
     const holdStart = performance.now();
+    const timedOutBefore = service.gate.timedOut;
     service.gate.hold('migrate');
     this.#step('hold', { queued: service.gate.queued });
     this.#progress('quiesce');
@@ -62,7 +63,7 @@ export class SwapRun {
     if (failed !== undefined) return failed;
     return this.#switchAndDrain(release, () => {
       service.gate.release('migrate');
-      return performance.now() - holdStart;
+      return { holdMs: performance.now() - holdStart, timedOut: service.gate.timedOut - timedOutBefore };
     });
   }
 
@@ -107,6 +108,15 @@ export class SwapRun {
     this.#deps.notify({ type: 'deploying', service: service.name, version: this.#version }, onCanary);
     const release = await this.#start();
     if (!(release instanceof Release)) return release;
+    // A backward-compatible migration (hold: false; startCanary refuses hold: true) runs before
+    // the canary takes its first request, as a deploy's does before its switch; a promote does
+    // not run it again.
+    const migrate = service.config.migrate;
+    if (migrate !== undefined) {
+      const failed = await this.#migrate(release, migrate);
+      if (failed !== undefined) return failed;
+    }
+    this.#progress('canary');
     service.startCanary(release, percent);
     this.#step('canary', { version: this.#version, percent, stable: service.active?.version ?? null });
     await this.#deps.persist().catch((err: unknown) => this.#log.error({ err }, 'state file not written'));
@@ -159,9 +169,10 @@ export class SwapRun {
   /**
    * Hold, switch, resume (one synchronous stretch: the hold costs microseconds), tell browsers,
    * drain the replaced version, stop it. `endHold`: a hold taken before (a migration's) ends
-   * right after the switch; it returns how long it lasted.
+   * right after the switch; it returns how long it lasted, and how many held requests waited
+   * out hold.timeout meanwhile (answered 503: the migration outlasted the bound).
    */
-  async #switchAndDrain(release: Release, endHold?: () => number): Promise<DoneEvent> {
+  async #switchAndDrain(release: Release, endHold?: () => { holdMs: number; timedOut: number }): Promise<DoneEvent> {
     const service = this.#service;
     const deps = this.#deps;
     const previousBefore = service.previousVersion;
@@ -170,16 +181,17 @@ export class SwapRun {
     const switched = service.switchTo(release);
     const { replaced } = switched;
     let { released, holdMs } = switched;
+    let timedOut: number | undefined;
     if (endHold === undefined) {
       this.#mark = holdStart;
       this.#step('hold', { queued: released });
       this.#mark = holdStart;
     } else {
-      holdMs = endHold();
+      ({ holdMs, timedOut } = endHold());
       released = queued;
     }
     this.#step('switch', { from: replaced?.version ?? null, to: this.#version });
-    this.#step('resume', { released, hold_ms: round(holdMs, 3) });
+    this.#step('resume', { released, hold_ms: round(holdMs, 3), ...(timedOut === undefined ? {} : { timed_out: timedOut }) });
     const notice = { type: this.#kind === 'rollback' ? 'rolled_back' : 'deployed', service: service.name, version: this.#version } as const;
     // A promoted canary's own clients are on it already: only the others hear of it.
     const browsers = deps.notify(notice, this.#kind === 'promote' ? { side: 'stable', canary: this.#version } : undefined);

@@ -64,12 +64,28 @@ export async function swap(service: Service, version: string, kind: 'deploy' | '
 
 /** Start `version` and health-check it as a deploy does, then send `percent` of clients to it. */
 export async function startCanary(service: Service, version: string, percent: number, deps: SwapDeps, emit: (e: SwapEvent) => void): Promise<DoneEvent> {
+  if (service.config.migrate?.hold === true) throw migrationNeedsHold(service, version);
   const unlock = service.lock(version, 'canary');
   try {
     return await new SwapRun(service, version, 'canary', deps, emit).canary(percent);
   } finally {
     unlock();
   }
+}
+
+/**
+ * A migration run inside the hold is for a change the old version cannot live with: a canary
+ * would serve both versions at once, one of them on a schema it does not expect. Refused before
+ * anything starts (409); a backward-compatible change (`migrate.hold: false`) may have a canary.
+ */
+function migrationNeedsHold(service: Service, version: string): BatonError {
+  const active = service.active?.version ?? 'the active version';
+  return new BatonError(
+    'MIGRATION_NEEDS_HOLD',
+    `${service.name} migrates inside the hold (migrate.hold: true), which a canary cannot give: ${active} and ${version} would serve side by side on one schema. ` +
+      `Deploy ${version} without --canary, or set migrate.hold: false if the schema change is backward compatible`,
+    { details: { service: service.name, version } },
+  );
 }
 
 /** Make the canary the active version with the normal switch: hold, switch, resume, notify, drain, stop. */

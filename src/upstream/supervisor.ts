@@ -67,6 +67,7 @@ export class Supervisor {
 
   #schedule(release: Release, dead: Upstream, streak: number): void {
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MS * 2 ** (streak - 1));
+    dead.restarting = { crashes: streak, at: Date.now() + delay };
     const exit = dead.instance.exitInfo;
     this.#opts.log.error(
       { version: dead.version, upstream: dead.address, code: exit?.code ?? null, signal: exit?.signal ?? null, restarts: dead.restarts, crashes_in_a_row: streak, restart_in_ms: delay },

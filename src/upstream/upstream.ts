@@ -67,6 +67,11 @@ export class Upstream {
   readonly restarts: number;
   /** What the running health checks say (health.ts): false takes it out of the rotation. */
   healthy = true;
+  /**
+   * Set by supervision once this instance exited and its replacement waits out the backoff:
+   * the crashes in a row of its slot, and when (epoch ms) the next start is due (status shows it).
+   */
+  restarting: { crashes: number; at: number } | undefined = undefined;
   #ejectedUntil = 0;
   #ejections = 0;
   #inflight = new Set<InFlight>();

@@ -10,6 +10,9 @@ import type { Postgres } from './postgres.js';
 
 export const APP = path.join(ROOT, 'examples/migrations/app.js');
 export const MIGRATE = path.join(ROOT, 'examples/migrations/migrate.js');
+/** How long migrate.js takes (its pg_sleep): a version with "slow" in its name takes SLOW_MIGRATION_MS. */
+export const MIGRATION_MS = 1000;
+export const SLOW_MIGRATION_MS = 3000;
 
 /** A config of one service `web` on the process runtime: the example app on the cluster, with its migration. */
 export function processYaml(pg: Postgres, opts: { migrateHold?: boolean; holdTimeout?: string } = {}): string {
@@ -53,9 +56,9 @@ export interface Write {
   retryAfter?: string;
 }
 
-export function write(port: number, agent: http.Agent, client: number, seq: number): Promise<Write> {
+export function write(port: number, agent: http.Agent | false, client: number, seq: number, extra: Record<string, string> = {}): Promise<Write> {
   const body = JSON.stringify({ body: `note ${client}.${seq}`, client: String(client), seq });
-  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...extra };
   return new Promise((resolve) => {
     const req = http.request({ host: '127.0.0.1', port, path: '/notes', method: 'POST', agent, headers }, (res) => {
       let text = '';
@@ -126,3 +129,22 @@ export const median = (xs: readonly number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
+
+/**
+ * What a migrating deploy's hold should span, from its own step events (one clock, Baton's):
+ * at least the quiesce and the migration, at most those with the hold and switch steps around
+ * them. `rounding` covers the 0.1 ms rounding of each figure.
+ */
+export function holdWindow(events: ReadonlyArray<object>): { min: number; max: number; beforeHold: number; rounding: number } {
+  const ms = (step: string): number => {
+    const e = events.find((x) => 'step' in x && (x as { step: string }).step === step) as { ms: number } | undefined;
+    if (e === undefined) throw new Error(`no ${step} step among the deploy's events`);
+    return e.ms;
+  };
+  return {
+    min: ms('quiesce') + ms('migrate'),
+    max: ms('hold') + ms('quiesce') + ms('migrate') + ms('switch'),
+    beforeHold: ms('start') + ms('healthy'),
+    rounding: 1,
+  };
+}

@@ -44,7 +44,45 @@ async function status(b: RunningBaton): Promise<{ canary: { version: string; per
   return (r.body as { services: { web: never } }).services.web;
 }
 
+/** GET /metrics on the control socket (Prometheus text). */
+function metricsText(b: RunningBaton): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Requests of service web answered by `version`, all methods and status classes. */
+function versionRequests(text: string, version: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('baton_version_requests_total{') && l.includes('service="web"') && l.includes(`version="${version}"`))
+    .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+}
+
 describe('canary', () => {
+  it('takes a whole percentage from 1 to 99 and refuses anything else, naming it', async () => {
+    baton = await startBaton(configYaml({ web: {} }));
+    for (const bad of [0, 100, -5, 10.5, '10', true]) {
+      const r = await deploy(baton, { version: 'v2', canary: bad });
+      expect(r.status, JSON.stringify(bad)).toBe(400);
+      expect((r.done as unknown as { error: { code: string; message: string } }).error).toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('1 to 99') });
+    }
+    expect((await status(baton)).canary).toBeNull();
+    for (const percent of [1, 99]) {
+      expect((await deploy(baton, { version: `v${percent}`, canary: percent })).done).toMatchObject({ done: true, ok: true, canary: percent });
+      expect((await status(baton)).canary).toMatchObject({ version: `v${percent}`, percent });
+      expect((await deploy(baton, {}, 'rollback')).done).toMatchObject({ done: true, ok: true, version: 'v1' });
+    }
+  });
+
+
   it('sends about 10% of new clients to the canary, and every client keeps its side', async () => {
     baton = await startBaton(configYaml({ web: {} }));
     const started = await deploy(baton, { version: 'v2', canary: 10 });
@@ -60,6 +98,10 @@ describe('canary', () => {
     expect(onCanary).toBeGreaterThanOrEqual(67);
     expect(onCanary).toBeLessThanOrEqual(133);
     expect(clients.every((c) => c.status === 200 && c.cookie !== undefined)).toBe(true);
+    // The metrics count each side apart: by version, exactly the answers each side gave.
+    const metrics = await metricsText(baton);
+    expect(versionRequests(metrics, 'v2')).toBe(onCanary);
+    expect(versionRequests(metrics, 'v1')).toBe(1000 - onCanary);
 
     // A client that sends its cookie back stays where it was drawn.
     const sample = [...clients.filter((c) => c.version === 'v2').slice(0, 5), ...clients.filter((c) => c.version === 'v1').slice(0, 5)];
@@ -115,6 +157,7 @@ describe('canary', () => {
     expect(rolled.done).toMatchObject({ done: true, ok: true, version: 'v1' });
     expect(await status(baton)).toMatchObject({ canary: null, active: { version: 'v1' }, previous: null });
     for (let i = 0; i < 20; i++) expect((await get(baton.port)).version).toBe('v1');
+    console.log(`[canary rollback] requests=${results.length} on_canary=${results.filter((r) => r.version === 'v2').length} failed=${results.filter((r) => r.status !== 200).length}`);
     expect(results.filter((r) => r.status !== 200)).toEqual([]);
     expect(results.some((r) => r.version === 'v2')).toBe(true);
   });

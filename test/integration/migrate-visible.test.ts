@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import WebSocket from 'ws';
 import { dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { processYaml, sql } from '../helpers/migrations.js';
+import { SLOW_MIGRATION_MS, processYaml, sql } from '../helpers/migrations.js';
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { request as control } from '../../src/cli/client.js';
 import type { StatusBody, SwapEvent } from '../../src/control/protocol.js';
@@ -132,8 +132,8 @@ describe.skipIf(!available && !mustRun)('a migration in the hold, as operators a
     expect(await metric(baton, ok)).toBe(1);
     expect(await metric(baton, /^baton_migration_duration_seconds_count\{service="web",outcome="ok"\}/)).toBe(1);
     const seconds = (await metric(baton, /^baton_migration_duration_seconds_sum\{service="web",outcome="ok"\}/))!;
-    // pg_sleep(3) inside it: at least 3 s; about what the migrate step reported.
-    expect(seconds).toBeGreaterThanOrEqual(3);
+    // pg_sleep of SLOW_MIGRATION_MS inside it: at least that; about what the migrate step reported.
+    expect(seconds * 1000).toBeGreaterThanOrEqual(SLOW_MIGRATION_MS);
     expect(Math.abs(seconds * 1000 - migrated.ms)).toBeLessThan(migrated.ms * 0.5);
     // In the histogram's buckets too: none at or under 1 s, one in all.
     expect(await metric(baton, /^baton_migration_duration_seconds_bucket\{.*le="1",.*outcome="ok"/)).toBe(0);

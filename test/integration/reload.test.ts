@@ -51,6 +51,15 @@ async function reload(b: RunningBaton, yaml: string): Promise<{ status: number; 
   return r as { status: number; body: ReloadReport & { error?: { code: string; message: string } } };
 }
 
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const WEB = { hosts: ['*'], extra: 'drain:\n  timeout: 5s\n  websocket_grace: 1s' };
 
 describe('reload', () => {
@@ -80,10 +89,12 @@ describe('reload', () => {
       }
     });
     const times: number[] = [];
+    const applied: string[] = [];
     const step = async (yaml: string): Promise<ReloadReport> => {
       const started = performance.now();
       const r = await reload(baton!, yaml);
       times.push(performance.now() - started);
+      applied.push(`${r.body.added?.length ? 'add' : r.body.removed?.length ? 'remove' : 'change'}:${r.body.ms}`);
       expect(r.status, JSON.stringify(r.body)).toBe(200);
       return r.body;
     };
@@ -95,13 +106,23 @@ describe('reload', () => {
     expect(JSON.parse((await send(port, 'api.test', '/version')).body)).toEqual({ version: 'api1' });
 
     // 2. A path service on the shared host, its prefix stripped.
-    const admin = { hosts: ['*'], version: 'admin1', extra: 'paths: [/admin]\nstrip_prefix: true' };
+    const admin = { hosts: ['*'], version: 'admin1', extra: 'paths: [/admin]\nstrip_prefix: true\ndrain:\n  timeout: 5s\n  websocket_grace: 300ms' };
     report = await step(configYaml({ web: WEB, api, admin }));
     expect(report.added).toEqual(['admin']);
     const viaPrefix = await send(port, 'web.test', '/admin/version');
     expect(JSON.parse(viaPrefix.body)).toEqual({ version: 'admin1' });
     // Whole segments only: /administrator is not under /admin.
     expect((await send(port, 'web.test', '/administrator')).version).toBe('v1');
+    // A WebSocket on the path service: untouched by the next reload (its route is unchanged),
+    // closed with 1012 after its websocket_grace once the service is removed.
+    const adminWs = new WebSocket(`ws://127.0.0.1:${port}/admin/ws`, { headers: { host: 'web.test' } });
+    const adminClosed = new Promise<{ code: number; at: number }>((resolve) => adminWs.once('close', (code) => resolve({ code, at: performance.now() })));
+    await new Promise<void>((resolve, reject) => {
+      adminWs.once('message', () => resolve());
+      adminWs.once('error', reject);
+    });
+    let adminClosedEarly = false;
+    void adminClosed.then(() => (adminClosedEarly = true));
 
     // 3. A host changed: the old name now falls to the catch-all, the new one reaches api.
     report = await step(configYaml({ web: WEB, api: { ...api, hosts: ['api2.test'] }, admin }));
@@ -109,10 +130,23 @@ describe('reload', () => {
     expect(JSON.parse((await send(port, 'api2.test', '/version')).body)).toEqual({ version: 'api1' });
     expect(JSON.parse((await send(port, 'api.test', '/version')).body)).toEqual({ version: 'v1' });
 
-    // 4. A service removed: its prefix goes back to the catch-all.
+    expect(adminClosedEarly, 'a reload that did not touch admin closed its WebSocket').toBe(false);
+
+    // 4. A service removed: its prefix goes back to the catch-all; its WebSocket gets 1012
+    // after the grace, and its instance is stopped once drained.
+    const adminPid = Number(((await control(baton.socket, 'GET', '/v1/status')).body as { services: { admin: { active: { id: string } } } }).services.admin.active.id);
+    const removedAt = performance.now();
     report = await step(configYaml({ web: WEB, api: { ...api, hosts: ['api2.test'] } }));
     expect(report.removed).toEqual(['admin']);
     expect((await send(port, 'web.test', '/admin/version')).version).toBe('v1');
+    const closed = await adminClosed;
+    console.log(`[reload remove] admin websocket closed code=${closed.code} after_ms=${(closed.at - removedAt).toFixed(0)} (websocket_grace 300ms)`);
+    expect(closed.code).toBe(1012);
+    expect(closed.at - removedAt).toBeGreaterThanOrEqual(300 * 0.99);
+    expect(Object.keys(((await control(baton.socket, 'GET', '/v1/status')).body as { services: object }).services).sort()).toEqual(['api', 'web']);
+    const gone = performance.now() + 10_000;
+    while (isRunning(adminPid) && performance.now() < gone) await new Promise((r) => setTimeout(r, 50));
+    expect(isRunning(adminPid), 'the removed service\'s instance is stopped').toBe(false);
 
     // 5. An invalid file changes nothing and says why, naming the key and line.
     const bad = await reload(baton, configYaml({ web: { ...WEB, health: 'interval: fast' } }));
@@ -132,7 +166,7 @@ describe('reload', () => {
     await Promise.all(load);
     agent.destroy();
     times.sort((a, b) => a - b);
-    console.log(`[reload] requests=${requests} failures=${failures.length} reloads=${times.length} ms median=${times[Math.floor(times.length / 2)]!.toFixed(0)} max=${times.at(-1)!.toFixed(0)}`);
+    console.log(`[reload] requests=${requests} failures=${failures.length} reloads=${times.length} ms median=${times[Math.floor(times.length / 2)]!.toFixed(0)} max=${times.at(-1)!.toFixed(0)} applied_ms=${applied.join(',')}`);
     expect(failures.slice(0, 3)).toEqual([]);
     expect(requests).toBeGreaterThan(100);
   });

@@ -20,6 +20,8 @@ interface Replica {
   inflight: number;
   restarts: number;
   ejected: boolean;
+  crashes_in_a_row: number;
+  restart_at: string | null;
 }
 
 async function replicas(b: RunningBaton): Promise<Replica[]> {
@@ -27,15 +29,47 @@ async function replicas(b: RunningBaton): Promise<Replica[]> {
   return (r.body as { services: { web: { replicas: Replica[] } } }).services.web.replicas;
 }
 
-function whoami(port: number, agent: http.Agent | false = false): Promise<{ status: number; pid?: number }> {
+function whoami(port: number, agent: http.Agent | false = false, delayMs = 0): Promise<{ status: number; pid?: number }> {
   return new Promise((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/whoami', agent }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path: delayMs === 0 ? '/whoami' : `/whoami?delay=${delayMs}`, agent }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve(res.statusCode === 200 ? { status: 200, pid: (JSON.parse(body) as { pid: number }).pid } : { status: res.statusCode ?? 0 }));
     });
     req.on('error', () => resolve({ status: -1 }));
   });
+}
+
+function echo(port: number, agent: http.Agent, text: string, delayMs: number): Promise<{ status: number }> {
+  return new Promise((resolve) => {
+    const req = http.request({ host: '127.0.0.1', port, path: `/echo?delay=${delayMs}`, method: 'POST', agent, headers: { 'content-length': Buffer.byteLength(text) } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode === 200 && body === text ? 200 : (res.statusCode ?? 0) }));
+    });
+    req.on('error', () => resolve({ status: -1 }));
+    req.end(text);
+  });
+}
+
+/** GET /metrics on the control socket (Prometheus text). */
+function metricsText(b: RunningBaton): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
+}
+
+/** The value of metric `name` for the instance at `address`, if it has one. */
+function metricValue(text: string, name: string, address: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`address="${address}"`));
+  return line === undefined ? undefined : Number(line.split(' ').at(-1));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -57,6 +91,7 @@ describe('replicas', () => {
     baton = await startBaton(configYaml({ web: { version: 'replica1', health: HEALTH, extra: 'replicas: 3' } }));
     const rs = await replicas(baton);
     expect(rs).toHaveLength(3);
+    expect(rs.map((r) => [r.crashes_in_a_row, r.restart_at])).toEqual([[0, null], [0, null], [0, null]]);
     const pids = new Map<number, number>();
     for (let i = 0; i < 60; i++) {
       const r = await whoami(baton.port);
@@ -74,20 +109,34 @@ describe('replicas', () => {
     expect(counts).toEqual([10, 10, 10]);
   });
 
-  it('kill -9 of one instance under load: only requests in flight on it may fail; it is replaced', async () => {
+  it('kill -9 of one instance under load: only requests in flight on it may fail, bodiless ones are retried; it is replaced', async () => {
     baton = await startBaton(configYaml({ web: { version: 'replica1', health: HEALTH, extra: 'replicas: 3' } }));
     const before = await replicas(baton);
     const victim = before[1]!;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-    const results: Array<{ status: number; pid?: number }> = [];
+    // Slow answers (DELAY_MS), so that what is in flight on the victim when status is read is
+    // still in flight a moment later, at the kill. Half GET (bodiless: retried), half POST.
+    const DELAY_MS = 150;
+    const results: Array<{ method: string; status: number }> = [];
     let running = true;
-    const load = Array.from({ length: 16 }, async () => {
+    let started = 0;
+    const load = Array.from({ length: 16 }, async (_, c) => {
       const stop = performance.now() + 20_000;
-      while (running && performance.now() < stop) results.push(await whoami(baton!.port, agent));
+      const post = c % 2 === 1;
+      while (running && performance.now() < stop) {
+        started++;
+        const r = post ? await echo(baton!.port, agent, `client ${c}`, DELAY_MS) : await whoami(baton!.port, agent, DELAY_MS);
+        results.push({ method: post ? 'POST' : 'GET', status: r.status });
+      }
     });
     await sleep(500);
-    const inflightAtKill = (await replicas(baton)).find((r) => r.id === victim.id)!.inflight;
+    // What was in flight on the victim at the kill: what status saw on it, plus at most the
+    // requests started between asking status and the kill (any of them may have gone to it).
+    const startedBeforeStatus = started;
+    const inflightAtStatus = (await replicas(baton)).find((r) => r.id === victim.id)!.inflight;
     process.kill(Number(victim.id), 'SIGKILL');
+    const startedSinceStatus = started - startedBeforeStatus;
+    const inflightAtKill = inflightAtStatus + startedSinceStatus;
     const replaced = await until(async () => {
       const now = await replicas(baton!);
       const fresh = now.find((r) => r.restarts === 1);
@@ -98,9 +147,14 @@ describe('replicas', () => {
     await Promise.all(load);
     agent.destroy();
     const failed = results.filter((r) => r.status !== 200);
-    console.log(`[replicas kill -9] requests=${results.length} failed=${failed.length} in_flight_on_victim_at_kill<=${inflightAtKill + 16}`);
-    // At most what was in flight on the killed instance (16 clients: at most 16 at once).
-    expect(failed.length).toBeLessThanOrEqual(16);
+    const failedGets = failed.filter((r) => r.method === 'GET').length;
+    console.log(
+      `[replicas kill -9] requests=${results.length} in_flight_on_victim_at_kill<=${inflightAtKill} (status ${inflightAtStatus} + ${startedSinceStatus} started since) failed=${failed.length} (GET ${failedGets}, POST ${failed.length - failedGets})`,
+    );
+    expect(inflightAtStatus, 'the check needs requests in flight on the victim').toBeGreaterThan(0);
+    // At most what was in flight on the killed instance; of those, the bodiless ones went elsewhere.
+    expect(failed.length).toBeLessThanOrEqual(inflightAtKill);
+    expect(failedGets).toBe(0);
     expect(replaced.map((r) => r.id)).not.toContain(victim.id);
     expect(replaced).toHaveLength(3);
     // The fresh instance serves.
@@ -108,6 +162,15 @@ describe('replicas', () => {
     for (let i = 0; i < 30; i++) pids.add((await whoami(baton.port)).pid!);
     expect(pids.size).toBe(3);
     expect(pids.has(Number(victim.id))).toBe(false);
+    // Metrics per instance: each of the three is up, the fresh one counts its restart.
+    const metrics = await metricsText(baton);
+    const fresh = replaced.find((r) => r.restarts === 1)!;
+    for (const r of replaced) {
+      expect(metricValue(metrics, 'baton_instance_up', r.address)).toBe(1);
+      expect(metricValue(metrics, 'baton_instance_inflight_requests', r.address)).toBe(0);
+      expect(metricValue(metrics, 'baton_instance_restarts', r.address)).toBe(r === fresh ? 1 : 0);
+    }
+    expect(metricValue(metrics, 'baton_instance_up', victim.address)).toBeUndefined();
   });
 
   it('an instance failing its running health check leaves the rotation, then rejoins', async () => {
@@ -126,12 +189,50 @@ describe('replicas', () => {
   });
 
   it('with every instance out of the rotation, requests get 502 at once instead of waiting', async () => {
-    baton = await startBaton(configYaml({ web: { version: 'replica1', health: HEALTH, extra: 'replicas: 2' } }));
+    // What "waiting" would be: held to hold.timeout. "At once" is bounded generously against it.
+    const HOLD_TIMEOUT_MS = 8000;
+    baton = await startBaton(configYaml({ web: { version: 'replica1', health: HEALTH, extra: `replicas: 2\nhold:\n  timeout: ${HOLD_TIMEOUT_MS}ms` } }));
     for (const r of await replicas(baton)) await fetch(`http://${r.address}/health/fail`, { method: 'POST' });
     await until(async () => ((await replicas(baton!)).every((r) => !r.healthy) ? true : undefined));
     const started = performance.now();
     expect((await whoami(baton.port)).status).toBe(502);
-    expect(performance.now() - started).toBeLessThan(500);
+    expect(performance.now() - started).toBeLessThan(HOLD_TIMEOUT_MS / 8);
+  });
+
+  it('a version that keeps crashing is replaced after a growing backoff, never in a tight loop; status and the log say so', async () => {
+    // Healthy, then exits 7 after DIE_AFTER_MS: every replacement crashes the same way.
+    baton = await startBaton(configYaml({ web: { version: 'dieafter1', env: { DIE_AFTER_MS: '300' } } }));
+    type Line = { msg: string; time: number; restart_in_ms?: number; crashes_in_a_row?: number; restarts?: number; code?: number };
+    const lines = (): Line[] =>
+      baton!
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Line);
+    const crashes = (): Line[] => lines().filter((l) => l.msg === 'instance exited; replacing it');
+    await until(async () => (crashes().length >= 3 ? true : undefined), 30_000);
+    // Between the third crash and its replacement (4 s away), status shows the slot down, with its restarts.
+    const [slot] = await replicas(baton);
+    const seen = crashes();
+    console.log(`[replicas crash loop] restart_in_ms=${seen.map((l) => l.restart_in_ms).join(',')} restarts_in_status=${slot!.restarts}`);
+    expect(seen.slice(0, 3).map((l) => [l.restart_in_ms, l.crashes_in_a_row, l.code])).toEqual([
+      [1000, 1, 7],
+      [2000, 2, 7],
+      [4000, 3, 7],
+    ]);
+    expect(slot).toMatchObject({ healthy: false, restarts: 2, crashes_in_a_row: 3 });
+    // When the replacement is due: the third crash's backoff after it (Baton's clock both times).
+    const due = Date.parse(slot!.restart_at!) - seen[2]!.time;
+    expect(due).toBeGreaterThanOrEqual(seen[2]!.restart_in_ms!);
+    expect(due).toBeLessThan(2 * seen[2]!.restart_in_ms!);
+    const cli = await baton.cli('status');
+    expect(cli.stdout).toMatch(/^web: the instance at \S+ exited \(3 crashes in a row\); replaced in /m);
+    const status = (await control(baton.socket, 'GET', '/v1/status')).body as { services: { web: { healthy: boolean } } };
+    expect(status.services.web.healthy).toBe(false);
+    // Each replacement waited its backoff after the crash that called for it (Baton's own log times).
+    const replacedAt = lines().filter((l) => l.msg === 'instance replaced').map((l) => l.time);
+    expect(replacedAt.length).toBeGreaterThanOrEqual(2);
+    for (let i = 0; i < 2; i++) expect(replacedAt[i]! - seen[i]!.time).toBeGreaterThanOrEqual(seen[i]!.restart_in_ms!);
   });
 
   it('a lone instance killed with kill -9 is replaced: the service answers again without a deploy', async () => {

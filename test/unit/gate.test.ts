@@ -142,6 +142,20 @@ describe('Gate', () => {
     expect(log).toHaveLength(3);
   });
 
+  it('counts the requests answered at the wait limit, not the released or withdrawn ones', () => {
+    const { clock, gate, waiter } = setup({ timeoutMs: 100 });
+    gate.hold('migrate');
+    enqueued(gate.enqueue(waiter('a')));
+    enqueued(gate.enqueue(waiter('b')));
+    enqueued(gate.enqueue(waiter('gone'))).withdraw();
+    clock.advance(100);
+    expect(gate.timedOut).toBe(2);
+    enqueued(gate.enqueue(waiter('c')));
+    clock.advance(50);
+    gate.release('migrate');
+    expect(gate.timedOut).toBe(2);
+  });
+
   it('requests queued at the same moment time out together', () => {
     const { clock, gate, log, waiter } = setup({ timeoutMs: 50 });
     gate.hold('swap');
