@@ -33,8 +33,9 @@
  *   hop-by-hop fields, those named in Connection, names with "_" (Baton's default), and the
  *   fields Baton sets: one Host (the routed authority: absolute-form's, else Host's, else
  *   Baton's own address), X-Forwarded-For (the client's address), X-Forwarded-Proto (http),
- *   X-Forwarded-Host (the authority) and X-Request-Id (the client's if visible ASCII of at most
- *   200 characters, else Baton's). A WebSocket handshake also gets Baton's Connection and Upgrade.
+ *   X-Forwarded-Host (the authority), X-Request-Id (the client's if visible ASCII of at most
+ *   200 characters, else Baton's) and traceparent (the client's if it sent one valid one, else
+ *   a new trace, the client's tracestate then dropped). A WebSocket handshake also gets Baton's Connection and Upgrade.
  * - Answers. Each forwarded request's answer is the one the app gave that request (the app
  *   numbers its answers); past llhttp's requests there is at most Baton's one refusal of what
  *   llhttp could not read. Where llhttp refused a byte before the last line of the bytes, Baton
@@ -45,7 +46,7 @@
 import { STATUS_CODES } from 'node:http';
 import { llhttpParse, type LlMessage, type LlResult } from '../fuzz/llhttp.js';
 import type { Reply } from './client.js';
-import { REQUEST_DROPPED, brief, ows, codings, connectionNamed, originForm, sameList, show, values, without } from './fields.js';
+import { NEW_TRACEPARENT_RE, REQUEST_DROPPED, brief, ows, codings, connectionNamed, originForm, sameList, show, validTraceparent, values, without } from './fields.js';
 import type { Forwarded } from './upstream.js';
 
 /** Appended to a case llhttp reads to its end on a kept-alive connection: the next request must be this one. */
@@ -236,11 +237,17 @@ function compareForwarded(m: LlMessage, f: Forwarded, ctx: RequestContext, probl
   one('x-forwarded-host', authority);
   const sentId = values(m.headers, 'x-request-id')[0];
   one('x-request-id', sentId !== undefined && REQUEST_ID_RE.test(sentId) ? sentId : REQUEST_ID_RE);
+  // traceparent (Baton's default, `generate`): one valid one goes on as sent; none, several or a
+  // malformed one is replaced by a new trace, and the client's tracestate, which belonged to it, dropped.
+  const sentTrace = values(m.headers, 'traceparent');
+  const keptTrace = sentTrace.length === 1 && validTraceparent(sentTrace[0]!);
+  one('traceparent', keptTrace ? sentTrace[0]! : NEW_TRACEPARENT_RE);
 
   // End-to-end fields: as sent, in order.
   const named = connectionNamed(m.headers);
-  const expected = without(m.headers, [...REQUEST_DROPPED, ...named], (n) => n.includes('_'));
-  const batonSets = ['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'content-length', 'transfer-encoding'];
+  const traceDropped = keptTrace || sentTrace.length === 0 ? ['traceparent'] : ['traceparent', 'tracestate'];
+  const expected = without(m.headers, [...REQUEST_DROPPED, ...named, ...traceDropped], (n) => n.includes('_'));
+  const batonSets = ['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent', 'content-length', 'transfer-encoding'];
   if (m.upgrade && isHandshake(m)) batonSets.push('connection', 'upgrade');
   const got = without(fm.headers, batonSets);
   if (!sameList(expected, got)) fail('end-to-end fields differ', { forwarded: show(got), expected: show(expected) });
