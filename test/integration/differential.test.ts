@@ -184,7 +184,8 @@ describe('the hostile corpus through a running Baton, against llhttp', () => {
     expect(report.requests + report.responses).toBe(cases.length);
     // A replay that only refused would prove nothing: both sides were exercised.
     for (const outcome of ['request forwarded', 'request refused', 'response relayed', 'response refused']) expect(report.tally[outcome] ?? 0, outcome).toBeGreaterThan(100);
-  });
+    // Issue 17 bounds the corpus run to a minute in CI (8 to 21 s measured on Node 20 and 24 here).
+  }, 60_000);
 
   test.runIf(GENERATED > 0)('generated and mutated requests and responses, likewise', async () => {
     const gen = (arb: fc.Arbitrary<string>, n: number, seed: number): string[] => fc.sample(arb, { numRuns: n, seed });
