@@ -218,6 +218,19 @@ describe('low', () => {
     expect(got).toEqual([]);
   });
 
+  it('an RTSP request pipelined on a connection node:http reads is refused too', async () => {
+    // Expect declines the connection to node:http, whose llhttp takes RTSP/1.0.
+    const first = 'POST /first HTTP/1.1\r\nHost: llhttp.test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi';
+    const got = await recorded(async () => {
+      const r = await rawExchange(baton.port, [first + 'ANNOUNCE rtsp://llhttp.test/a RTSP/1.0\r\nCSeq: 1\r\nHost: llhttp.test\r\n\r\n'], 2000);
+      // node:http's llhttp refuses it (400) where Baton's own parser answers 505: refused either way.
+      const [answer, refusal] = statuses(r.reply).filter((s) => s !== 100);
+      expect(answer).toBe(200);
+      expect([400, 505]).toContain(refusal);
+    });
+    expect(got.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /first']);
+  });
+
   it('an absolute-form target is routed by its own authority, over Host', async () => {
     const got = await recorded(() => rawExchange(baton.port, ['GET http://llhttp.test/abs?q=1 HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n'], 1500));
     expect(got.map((s) => [s.url, s.host])).toEqual([['/abs?q=1', 'llhttp.test']]);
