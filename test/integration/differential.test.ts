@@ -1,6 +1,6 @@
 /**
  * The differential run of issue 17, end to end: the whole hostile-input corpus (test/corpus,
- * 8,434 cases) replayed on raw sockets through one running Baton, whose app is a raw logging
+ * 8,435 cases) replayed on raw sockets through one running Baton, whose app is a raw logging
  * upstream (test/differential/), 16 cases at a time, and judged against llhttp.
  *
  * The rule, in short (in full at the top of test/differential/request-rule.ts and
