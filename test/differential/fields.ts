@@ -9,6 +9,20 @@ export const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te',
 /** What a request loses on the way up besides: proxy credentials and the fields Baton sets itself. */
 export const REQUEST_DROPPED = [...HOP_BY_HOP, 'proxy-authenticate', 'proxy-authorization', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id'];
 
+/**
+ * A traceparent a proxy may pass on (W3C Trace Context, "traceparent Header Field Values"):
+ * version 00 has exactly four fields, a later version may append more; version ff and all-zero
+ * ids are invalid.
+ */
+export function validTraceparent(value: string): boolean {
+  const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/.exec(value);
+  if (m === null || m[1] === 'ff' || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return false;
+  return m[1] !== '00' || m[4] === undefined;
+}
+
+/** A traceparent an edge starts: version 00, new ids. */
+export const NEW_TRACEPARENT_RE = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
 /** `s` without the optional whitespace of HTTP (SP and HTAB only: String.trim also strips 0xA0, 0x0B, 0x0C). */
 export function ows(s: string): string {
   return s.replace(/^[ \t]+|[ \t]+$/g, '');

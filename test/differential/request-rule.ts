@@ -35,7 +35,7 @@
  *   Baton's own address), X-Forwarded-For (the client's address), X-Forwarded-Proto (http),
  *   X-Forwarded-Host (the authority), X-Request-Id (the client's if visible ASCII of at most
  *   200 characters, else Baton's) and traceparent (the client's if it sent one valid one, else
- *   a new one, its tracestate then dropped: issue 16). A WebSocket handshake also gets Baton's Connection and Upgrade.
+ *   a new trace, the client's tracestate then dropped). A WebSocket handshake also gets Baton's Connection and Upgrade.
  * - Answers. Each forwarded request's answer is the one the app gave that request (the app
  *   numbers its answers); past llhttp's requests there is at most Baton's one refusal of what
  *   llhttp could not read. Where llhttp refused a byte before the last line of the bytes, Baton
@@ -46,27 +46,13 @@
 import { STATUS_CODES } from 'node:http';
 import { llhttpParse, type LlMessage, type LlResult } from '../fuzz/llhttp.js';
 import type { Reply } from './client.js';
-import { REQUEST_DROPPED, brief, ows, codings, connectionNamed, originForm, sameList, show, values, without } from './fields.js';
+import { NEW_TRACEPARENT_RE, REQUEST_DROPPED, brief, ows, codings, connectionNamed, originForm, sameList, show, validTraceparent, values, without } from './fields.js';
 import type { Forwarded } from './upstream.js';
 
 /** Appended to a case llhttp reads to its end on a kept-alive connection: the next request must be this one. */
 export const SENTINEL = 'GET /__replay/sentinel HTTP/1.1\r\nHost: sentinel.test\r\nConnection: close\r\n\r\n';
 
 const REQUEST_ID_RE = /^[\x21-\x7e]{1,200}$/;
-
-/** What Baton generates: version 00, random ids, sampled. */
-const GENERATED_TRACEPARENT_RE = /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/;
-
-/**
- * A traceparent a proxy may forward, from W3C Trace Context (level 1, 3.2): version, trace-id,
- * parent-id and flags in lowercase hex; version ff, an all-zero trace-id or parent-id invalid;
- * version 00 has exactly these four fields, a later version may append more after a "-".
- */
-function validTraceparent(value: string): boolean {
-  const m = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$/.exec(value);
-  if (m === null || m[1] === 'ff' || /^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return false;
-  return m[1] !== '00' || m[4] === undefined;
-}
 
 export interface RequestPlan {
   /** The bytes sent: the case's, and the sentinel when it applies. */
@@ -251,15 +237,17 @@ function compareForwarded(m: LlMessage, f: Forwarded, ctx: RequestContext, probl
   one('x-forwarded-host', authority);
   const sentId = values(m.headers, 'x-request-id')[0];
   one('x-request-id', sentId !== undefined && REQUEST_ID_RE.test(sentId) ? sentId : REQUEST_ID_RE);
-  // W3C traceparent (Baton's default, `generate`): a single valid one goes on as sent; none, a
-  // malformed one or several are replaced by a new one, and their tracestate dropped.
+  // traceparent (Baton's default, `generate`): one valid one goes on as sent; none, several or a
+  // malformed one is replaced by a new trace, and the client's tracestate, which belonged to it,
+  // dropped. One named in Connection is hop-by-hop: gone before, as if not sent.
   const named = connectionNamed(m.headers);
   const sentTrace = named.has('traceparent') ? [] : values(m.headers, 'traceparent');
-  const traceKept = sentTrace.length === 1 && validTraceparent(sentTrace[0]!);
-  one('traceparent', traceKept ? sentTrace[0]! : GENERATED_TRACEPARENT_RE);
+  const keptTrace = sentTrace.length === 1 && validTraceparent(sentTrace[0]!);
+  one('traceparent', keptTrace ? sentTrace[0]! : NEW_TRACEPARENT_RE);
 
   // End-to-end fields: as sent, in order.
-  const expected = without(m.headers, [...REQUEST_DROPPED, ...named, 'traceparent', ...(traceKept ? [] : ['tracestate'])], (n) => n.includes('_'));
+  const traceDropped = keptTrace || sentTrace.length === 0 ? ['traceparent'] : ['traceparent', 'tracestate'];
+  const expected = without(m.headers, [...REQUEST_DROPPED, ...named, ...traceDropped], (n) => n.includes('_'));
   const batonSets = ['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-request-id', 'traceparent', 'content-length', 'transfer-encoding'];
   if (m.upgrade && isHandshake(m)) batonSets.push('connection', 'upgrade');
   const got = without(fm.headers, batonSets);

@@ -1,6 +1,6 @@
 /**
  * The differential run of issue 17, end to end: the whole hostile-input corpus (test/corpus,
- * 8,434 cases) replayed on raw sockets through one running Baton, whose app is a raw logging
+ * 8,435 cases) replayed on raw sockets through one running Baton, whose app is a raw logging
  * upstream (test/differential/), 16 cases at a time, and judged against llhttp.
  *
  * The rule, in short (in full at the top of test/differential/request-rule.ts and
@@ -184,7 +184,8 @@ describe('the hostile corpus through a running Baton, against llhttp', () => {
     expect(report.requests + report.responses).toBe(cases.length);
     // A replay that only refused would prove nothing: both sides were exercised.
     for (const outcome of ['request forwarded', 'request refused', 'response relayed', 'response refused']) expect(report.tally[outcome] ?? 0, outcome).toBeGreaterThan(100);
-  });
+    // Issue 17 bounds the corpus run to a minute in CI (8 to 21 s measured on Node 20 and 24 here).
+  }, 60_000);
 
   test.runIf(GENERATED > 0)('generated and mutated requests and responses, likewise', async () => {
     const gen = (arb: fc.Arbitrary<string>, n: number, seed: number): string[] => fc.sample(arb, { numRuns: n, seed });

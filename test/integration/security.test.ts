@@ -132,6 +132,7 @@ describe('medium', () => {
   it.each([
     ['Content-Length continued on an obs-fold line', '/cl-fold'],
     ['Transfer-Encoding continued on an obs-fold line', '/te-fold'],
+    ['Transfer-Encoding: chunked continued by an obs-fold line', '/te-fold-abc'],
     ['a head with bare LF line ends', '/lf-head'],
     ['a head over 64 KiB that arrives in one read', '/huge-head'],
   ])('an answer with %s is refused with 502, at once', async (_what, target) => {
@@ -140,7 +141,30 @@ describe('medium', () => {
     expect(r.ms).toBeLessThan(2000);
   });
 
-  it.each(['/poison-length', '/poison-chunked', '/poison-204'])('bytes an app sends behind its answer (%s) never become the next request\'s answer', async (target) => {
+  it.each([
+    ['a bare LF hiding a Set-Cookie', '/upgrade-lf-cookie'],
+    ['a NUL in a field value', '/upgrade-nul'],
+    ['a space before a colon', '/upgrade-space-colon'],
+  ])('an answer to an upgrade with %s is refused with 502, never relayed', async (_what, target) => {
+    const handshake = `GET ${target} HTTP/1.1\r\nHost: raw.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+    const r = await rawExchange(baton.port, [handshake], 3000);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 502/);
+    expect(r.reply).not.toContain('attacker');
+    expect(r.reply).not.toContain('403');
+  });
+
+  it('bytes an app sends on an idle pooled connection discard it: the next request gets its own answer', async () => {
+    const first = await rawExchange(baton.port, ['GET /poison-late HTTP/1.1\r\nHost: raw.test\r\nConnection: close\r\n\r\n'], 2000);
+    expect(first.reply.endsWith('hello')).toBe(true);
+    // The unsolicited answer arrives 150 ms after the first one ended, while its connection is idle in the pool.
+    await new Promise((r) => setTimeout(r, 400));
+    const next = await rawExchange(baton.port, ['GET /plain HTTP/1.1\r\nHost: raw.test\r\nConnection: close\r\n\r\n'], 2000);
+    expect(next.reply).toMatch(/^HTTP\/1\.1 200/);
+    expect(next.reply).not.toContain('poison');
+    expect(next.reply.endsWith('plain')).toBe(true);
+  });
+
+  it.each(['/poison-length', '/poison-chunked', '/poison-204', '/poison-304'])('bytes an app sends behind its answer (%s) never become the next request\'s answer', async (target) => {
     const r = await rawExchange(baton.port, [`GET ${target} HTTP/1.1\r\nHost: raw.test\r\n\r\nGET /plain HTTP/1.1\r\nHost: raw.test\r\nConnection: close\r\n\r\n`], 3000);
     expect(r.reply).not.toContain('poison');
     expect(r.reply.endsWith('plain')).toBe(true);
@@ -192,6 +216,19 @@ describe('low', () => {
       expect(r.reply).toMatch(/^HTTP\/1\.1 (400|505)/);
     });
     expect(got).toEqual([]);
+  });
+
+  it('an RTSP request pipelined on a connection node:http reads is refused too', async () => {
+    // Expect declines the connection to node:http, whose llhttp takes RTSP/1.0.
+    const first = 'POST /first HTTP/1.1\r\nHost: llhttp.test\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi';
+    const got = await recorded(async () => {
+      const r = await rawExchange(baton.port, [first + 'ANNOUNCE rtsp://llhttp.test/a RTSP/1.0\r\nCSeq: 1\r\nHost: llhttp.test\r\n\r\n'], 2000);
+      // node:http's llhttp refuses it (400) where Baton's own parser answers 505: refused either way.
+      const [answer, refusal] = statuses(r.reply).filter((s) => s !== 100);
+      expect(answer).toBe(200);
+      expect([400, 505]).toContain(refusal);
+    });
+    expect(got.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /first']);
   });
 
   it('an absolute-form target is routed by its own authority, over Host', async () => {
