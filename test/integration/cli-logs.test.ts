@@ -141,6 +141,8 @@ describe("Baton's own log lines", () => {
     baton = await startBaton(yaml, { dir, args: ['--log-format', 'pretty'] });
     const line = /^\d\d:\d\d:\d\d\.\d{3} INFO {2}web {5}process started {2}version=v1 app_pid=\d+ port=\d+$/m;
     expect(baton.output()).toMatch(line);
+    // The app's own lines come from its output file, read as they are written: maybe after "serving on".
+    await until('the app ready line', () => baton!.output().includes('app ready'));
     expect(baton.output()).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}web {5}app ready {2}version=v1 stream=stdout app\.version=v1 app\.port=\d+$/m);
     expect(records(baton.output())).toEqual([]);
     await baton.stop();
