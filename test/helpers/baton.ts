@@ -3,6 +3,7 @@
  * fresh temporary folder, on a free loopback port. Everything started is stopped by pid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -146,4 +147,18 @@ export function events(stdout: string): Array<Record<string, unknown>> {
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Baton's /metrics text, from its control socket. */
+export function metricsText(b: RunningBaton): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      })
+      .on('error', reject);
+  });
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { configYaml, dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, dispose, startBaton, type RunningBaton, metricsText } from '../helpers/baton.js';
 import { request as control } from '../../src/cli/client.js';
 import type { SwapEvent } from '../../src/control/protocol.js';
 
@@ -42,20 +42,6 @@ async function deploy(b: RunningBaton, body: Record<string, unknown>, route = 'd
 async function status(b: RunningBaton): Promise<{ canary: { version: string; percent: number } | null; active: { version: string }; previous: { version: string } | null }> {
   const r = await control(b.socket, 'GET', '/v1/status');
   return (r.body as { services: { web: never } }).services.web;
-}
-
-/** GET /metrics on the control socket (Prometheus text). */
-function metricsText(b: RunningBaton): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
-  });
 }
 
 /** Requests of service web answered by `version`, all methods and status classes. */

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import WebSocket from 'ws';
-import { dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { dispose, startBaton, type RunningBaton, metricsText } from '../helpers/baton.js';
 import { SLOW_MIGRATION_MS, processYaml, sql } from '../helpers/migrations.js';
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { request as control } from '../../src/cli/client.js';
@@ -28,20 +27,6 @@ function deploy(b: RunningBaton, version: string): { events: Array<{ e: SwapEven
 }
 
 const status = async (b: RunningBaton): Promise<StatusBody['services'][string]> => ((await control(b.socket, 'GET', '/v1/status')).body as StatusBody).services.web!;
-
-/** GET /metrics on the control socket (Prometheus text, not JSON). */
-function metricsText(b: RunningBaton): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
-  });
-}
 
 /** The value of the first sample whose line matches `line`. */
 async function metric(b: RunningBaton, line: RegExp): Promise<number | undefined> {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import { configYaml, dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { configYaml, dispose, startBaton, type RunningBaton, metricsText } from '../helpers/baton.js';
 import { request as control } from '../../src/cli/client.js';
 
 /**
@@ -49,20 +49,6 @@ function echo(port: number, agent: http.Agent, text: string, delayMs: number): P
     });
     req.on('error', () => resolve({ status: -1 }));
     req.end(text);
-  });
-}
-
-/** GET /metrics on the control socket (Prometheus text). */
-function metricsText(b: RunningBaton): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(text));
-      })
-      .on('error', reject);
   });
 }
 
