@@ -51,10 +51,10 @@ export interface Handshake {
   reused: boolean;
 }
 
-export function handshake(port: number, opts: { servername?: string; ca?: string; alpn?: string[]; session?: Buffer; maxVersion?: tls.SecureVersion; onSession?: (s: Buffer) => void } = {}): Promise<Handshake> {
+export function handshake(port: number, opts: { host?: string; servername?: string; ca?: string; alpn?: string[]; session?: Buffer; maxVersion?: tls.SecureVersion; onSession?: (s: Buffer) => void } = {}): Promise<Handshake> {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({
-      host: '127.0.0.1',
+      host: opts.host ?? '127.0.0.1',
       port,
       ...(opts.servername === undefined ? {} : { servername: opts.servername }),
       ca: opts.ca,

@@ -8,6 +8,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import https from 'node:https';
 import WebSocket from 'ws';
 import { configYaml, dispose, removeDir, runCli, startBaton, type RunningBaton } from '../helpers/baton.js';
@@ -40,6 +41,15 @@ async function tlsYaml(opts: { certs?: string[]; tlsExtra?: string; service?: st
   const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  certificates:\n${certs}\n${opts.tlsExtra ?? ''}`;
   const yaml = configYaml({ web: { command: ['node', path.resolve('test/fixtures/h2-app.js')], ...(opts.hosts === undefined ? {} : { hosts: opts.hosts }), ...(opts.service === undefined ? {} : { extra: opts.service }) } }, top);
   return { yaml, tlsPort };
+}
+
+/** true when something may listen on `host:port` now, else why not. */
+function canListen(host: string, port: number): Promise<true | string> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
 }
 
 function plain(port: number, pathname: string, host: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -99,6 +109,25 @@ describe('the TLS listener', () => {
     expect(r.headers.location).toBe(`https://a.baton.test:${tlsPort}/some/path?q=1&b=2`);
     expect((await plain(baton.port, '/.well-known/acme-challenge/abc', 'a.baton.test')).status).toBe(200); // to the app
     expect((await plain(baton.port, '/version', 'not-covered.example')).status).toBe(200);
+  });
+
+  it('leaves the port out of the redirect when the TLS listener is on 443', async () => {
+    // A loopback address of its own, so port 443 is this test's alone.
+    const address = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 250)}`;
+    const probe = await canListen(address, 443);
+    if (probe !== true) {
+      if (process.env.CI === 'true') throw new Error(`cannot listen on ${address}:443 under CI: ${probe}`);
+      console.warn(`skipped: cannot listen on ${address}:443 (${probe}); needs root or a low ip_unprivileged_port_start`);
+      return;
+    }
+    const { yaml, tlsPort } = await tlsYaml();
+    baton = await startBaton(yaml.replace(`listen: 127.0.0.1:${tlsPort}`, `listen: ${address}:443`));
+    const r = await plain(baton.port, '/a?b=1', 'a.baton.test');
+    expect(r.status).toBe(308);
+    expect(r.headers.location).toBe('https://a.baton.test/a?b=1');
+    // The Host the client sent named a port: the redirect goes to the TLS listener's, 443, unsaid.
+    expect((await plain(baton.port, '/a', `a.baton.test:${baton.port}`)).headers.location).toBe('https://a.baton.test/a');
+    expect((await handshake(443, { host: address, servername: 'a.baton.test', ca: ca.pem })).names).toBe('DNS:a.baton.test');
   });
 
   it('does not redirect when redirect_http is false', async () => {
