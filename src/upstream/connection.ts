@@ -5,12 +5,14 @@ import { chunkPrefix, lastChunk, requestHead } from '../http1/head-writer.js';
 import type { BodyFraming, HeadLimits } from '../http1/types.js';
 import type { ConnectionPool, PooledConnection } from './pool.js';
 import { LARGE_READ, type ReadBuffers } from './read-buffers.js';
+import type { Quarantine, Quarantined } from './quarantine.js';
 import { TransportError, type OutgoingRequest, type RequestController, type ResponseHandler, type TransportErrorKind } from './transport.js';
 
 /** What a connection shares with the others of its transport. */
 export interface ConnectionContext {
   readonly buffers: ReadBuffers;
   readonly limits: HeadLimits;
+  readonly quarantine: Quarantine;
 }
 
 type State =
@@ -35,7 +37,7 @@ const EMPTY: readonly string[] = [];
  * Reads go into the transport's shared buffer with `onread` (no stream machinery per read): a
  * chunk is valid only during the handler call it is passed to.
  */
-export class UpstreamConnection implements PooledConnection, RequestController {
+export class UpstreamConnection implements PooledConnection, RequestController, Quarantined {
   readonly socket: net.Socket;
   idleSince = 0;
   readonly #ctx: ConnectionContext;
@@ -305,10 +307,10 @@ export class UpstreamConnection implements PooledConnection, RequestController {
   #release(): void {
     this.#request = undefined;
     this.resume();
-    setImmediate(releaseLater, this);
+    this.#ctx.quarantine.add(this);
   }
 
-  /** From releaseLater: the quarantine is over. */
+  /** From the quarantine: it is over. */
   releaseNow(): void {
     if (this.#state === 'idle' && this.#handler === undefined) this.#pool.give(this);
   }
@@ -326,13 +328,4 @@ export class UpstreamConnection implements PooledConnection, RequestController {
 
 function decoderOnData(conn: UpstreamConnection, data: Buffer): void {
   conn.data(data);
-}
-
-function releaseLater(conn: UpstreamConnection): void {
-  // A second turn: the first runs before the next poll for reads.
-  setImmediate(releaseNowLater, conn);
-}
-
-function releaseNowLater(conn: UpstreamConnection): void {
-  conn.releaseNow();
 }

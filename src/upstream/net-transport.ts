@@ -1,6 +1,7 @@
 import type { Upstream } from './upstream.js';
 import { UpstreamConnection, type ConnectionContext } from './connection.js';
 import { ReadBuffers } from './read-buffers.js';
+import { Quarantine } from './quarantine.js';
 import type { OutgoingRequest, ResponseHandler, Transport } from './transport.js';
 
 /** A response head larger than this is refused (node:http's client allows 16 KiB). */
@@ -15,6 +16,7 @@ export class NetTransport implements Transport {
   readonly #ctx: ConnectionContext = {
     buffers: new ReadBuffers(),
     limits: { maxHeadBytes: MAX_RESPONSE_HEAD_BYTES, maxHeaders: MAX_RESPONSE_HEADERS },
+    quarantine: new Quarantine(),
   };
 
   dispatch(upstream: Upstream, request: OutgoingRequest, handler: ResponseHandler): void {
