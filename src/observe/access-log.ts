@@ -1,15 +1,16 @@
 /**
  * The access log (issue 16): one JSON line per request, and per WebSocket or upgrade when it
- * ends (access-line.ts), written to stdout or a file through pino's asynchronous destination
- * (`pino.destination({ sync: false })`, sonic-boom). Writing never blocks the data path: lines
- * are batched (100 ms or 32 KiB) and the destination writes them off the event loop; past
- * `buffer` bytes waiting for a slow disk, new lines are dropped and counted
- * (`baton_access_log_dropped_total`) rather than held in memory or slowing requests. A file is
- * reopened on SIGUSR1 (logrotate's `postrotate`): lines written meanwhile wait in the buffer,
- * none is lost.
+ * ends (access-line.ts), written to stdout or a file by a LineWriter (line-writer.ts): each
+ * line written as bytes into a reused buffer (access-line-bytes.ts), batches (32 KiB or 100 ms) handed to `fs.write` off the
+ * event loop. Writing never blocks the data path: past `buffer` bytes waiting for a slow disk,
+ * new lines are dropped and counted (`baton_access_log_dropped_total`) rather than held in
+ * memory or slowing requests. A file is reopened on SIGUSR1 (logrotate's `postrotate`): lines
+ * written meanwhile wait in the buffer, none is lost.
  */
-import pino, { type DestinationStream, type Logger } from 'pino';
-import { accessLine, LineClock, type AccessFields } from './access-line.js';
+import type { Logger } from 'pino';
+import { LineClock, type AccessFields } from './access-line.js';
+import { maxLineBytes, writeAccessLine } from './access-line-bytes.js';
+import { LineWriter, type WriterEvent } from './line-writer.js';
 import { Counter, type Registry } from 'prom-client';
 import type { AccessLogConfig } from '../config/types.js';
 import type { ExchangeRecord } from '../proxy/exchange-state.js';
@@ -18,16 +19,6 @@ import type { Downstream } from '../proxy/downstream.js';
 import { fieldValue } from '../proxy/headers.js';
 import { tlsVersionOf } from '../proxy/tls-version.js';
 import type { Duplex } from 'node:stream';
-
-/** What sonic-boom is beyond pino's DestinationStream type. */
-interface Destination extends DestinationStream {
-  on(event: 'drop', listener: (data: string) => void): this;
-  on(event: 'error', listener: (err: Error) => void): this;
-  once(event: 'ready' | 'close' | 'finish', listener: () => void): this;
-  reopen(file?: string): void;
-  flush(cb?: (err?: Error) => void): void;
-  end(): void;
-}
 
 export interface AccessLogOptions {
   config: AccessLogConfig;
@@ -39,14 +30,9 @@ export interface AccessLogOptions {
   random?: () => number;
 }
 
-/** Lines wait at most this long for their batch... */
-const FLUSH_MS = 100;
-/** ...or until the batch is this long. */
-const BATCH_BYTES = 32 * 1024;
-
 export class AccessLog {
   #config: AccessLogConfig;
-  #dest: Destination;
+  #writer: LineWriter;
   readonly #clock = new LineClock();
   readonly #log: Logger;
   readonly #random: () => number;
@@ -55,10 +41,6 @@ export class AccessLog {
   #drops = 0;
   /** close() ran (Baton stopping, or a reload turned the log off): a reconfigure opens it again. */
   #closed = false;
-  /** Lines not yet handed to the destination (the batch being gathered). */
-  #pending: string[] = [];
-  #pendingBytes = 0;
-  #timer: NodeJS.Timeout | undefined;
 
   constructor(opts: AccessLogOptions) {
     this.#config = opts.config;
@@ -84,7 +66,7 @@ export class AccessLog {
         this.inc(self.#lines);
       },
     });
-    this.#dest = this.#open(opts.config);
+    this.#writer = this.#open(opts.config);
   }
 
   get config(): AccessLogConfig {
@@ -202,40 +184,32 @@ export class AccessLog {
     });
   }
 
-  /** Reopen the file (logrotate moved it away): pending and new lines go to the new file. */
+  /** Reopen the file (logrotate moved it away): gathered and new lines go to the new file. */
   reopen(): void {
     if (this.#config.path === 'stdout' || this.#closed) return;
-    try {
-      this.#flush();
-      this.#dest.reopen();
-      this.#log.info({ path: this.#config.path }, 'access log reopened');
-    } catch (err) {
-      this.#log.error({ err: (err as Error).message, path: this.#config.path }, 'access log not reopened');
-    }
+    this.#writer.reopen();
   }
 
   /**
    * New settings (a reload): sample and include_query at once; another path opens the new
-   * destination and lets the old one finish its lines in the background.
+   * file and lets the old one finish its lines in the background.
    */
   reconfigure(config: AccessLogConfig): void {
     const old = this.#config;
     this.#config = config;
     const wasClosed = this.#closed;
     if (!wasClosed && config.path === old.path && config.bufferBytes === old.bufferBytes) return;
-    this.#flush();
     this.#closed = false;
-    const previous = this.#dest;
-    this.#dest = this.#open(config);
-    if (!wasClosed) void endDestination(previous, 5_000, old.path === 'stdout');
+    const previous = this.#writer;
+    this.#writer = this.#open(config);
+    if (!wasClosed) void previous.close(5_000);
   }
 
-  /** Write what is buffered (waiting at most `timeoutMs` for a slow disk), then close. */
+  /** Write what is gathered (waiting at most `timeoutMs` for a slow disk), then close. */
   close(timeoutMs = 5_000): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    this.#flush();
     this.#closed = true;
-    return endDestination(this.#dest, timeoutMs, this.#config.path === 'stdout');
+    return this.#writer.close(timeoutMs);
   }
 
   #sampled(status: number, outcome: string): boolean {
@@ -251,57 +225,32 @@ export class AccessLog {
     return q === -1 ? path : path.slice(0, q);
   }
 
-  #open(config: AccessLogConfig): Destination {
-    const toFile = config.path !== 'stdout';
-    const dest = pino.destination({
-      dest: toFile ? config.path : 1,
-      sync: false,
-      // A batch is written as soon as no write is under way (batching is done here, not there).
-      minLength: 0,
-      maxLength: config.bufferBytes,
-      ...(toFile ? { mkdir: true } : {}),
-    }) as unknown as Destination;
+  #open(config: AccessLogConfig): LineWriter {
     const path = config.path;
-    dest.on('drop', (data: string) => {
-      if (this.#drops === 0) this.#log.warn({ path, buffer: config.bufferBytes }, 'access log lines dropped: the destination is too slow');
-      // A batch of whole lines was dropped.
-      for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) this.#drops++;
-    });
-    dest.on('error', (err: Error) => this.#log.error({ err: err.message, path }, 'access log write failed'));
-    return dest;
+    return new LineWriter({ path, limitBytes: config.bufferBytes, report: (e) => this.#reported(e, config) });
   }
 
-  /**
-   * Lines are handed to the destination in batches, every FLUSH_MS or BATCH_BYTES, whichever
-   * comes first (nginx's `access_log ... buffer= flush=`): a write (a system call, a trip to
-   * libuv's thread pool) per line, or per event-loop turn, cost more than the line itself.
-   */
-  #write(fields: AccessFields): void {
-    if (this.#closed) return;
-    this.#lines++;
-    const line = accessLine(this.#clock.iso(Date.now()), fields);
-    this.#pending.push(line);
-    this.#pendingBytes += line.length;
-    if (this.#pendingBytes >= BATCH_BYTES) this.#flush();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#flushSoon, FLUSH_MS);
-      this.#timer.unref();
+  #reported(e: WriterEvent, config: AccessLogConfig): void {
+    const path = config.path;
+    switch (e.kind) {
+      case 'dropped':
+        if (this.#drops === 0) this.#log.warn({ path, buffer: config.bufferBytes, reason: e.reason }, e.reason === 'full' ? 'access log lines dropped: the destination is too slow' : 'access log lines dropped');
+        this.#drops += e.lines;
+        return;
+      case 'failed':
+        this.#log.error({ err: e.err.message, path }, e.op === 'open' ? 'access log not opened' : 'access log write failed');
+        return;
+      case 'reopened':
+        this.#log.info({ path }, 'access log reopened');
+        return;
     }
   }
 
-  #flushSoon = (): void => {
-    this.#timer = undefined;
-    this.#flush();
-  };
-
-  #flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#pending.length === 0 || this.#closed) return;
-    const batch = this.#pending.join('');
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.#dest.write(batch);
+  #write(fields: AccessFields): void {
+    if (this.#closed) return;
+    this.#lines++;
+    const w = this.#writer;
+    if (w.reserve(maxLineBytes(fields))) w.commit(writeAccessLine(w.buffer, w.used, this.#clock.iso(Date.now()), fields));
   }
 }
 
@@ -309,25 +258,4 @@ export class AccessLog {
 function tlsOf(d: Downstream): string | null {
   if (!d.secure) return null;
   return d.tlsVersion ?? 'tls';
-}
-
-/** Flush and close a destination; stdout is flushed, never closed. */
-function endDestination(dest: Destination, timeoutMs: number, stdout: boolean): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    timer.unref();
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    try {
-      if (stdout) dest.flush(() => done());
-      else {
-        dest.once('close', done);
-        dest.end();
-      }
-    } catch {
-      done();
-    }
-  });
 }

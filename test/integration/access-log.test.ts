@@ -262,6 +262,34 @@ describe('the access log', () => {
     }
   });
 
+  it('writes every line at a stop, those gathered in its last 100 ms too', async () => {
+    baton = await startBaton(configYaml({ web: {} }, accessLog()));
+    const file = path.join(baton.dir, 'access.log');
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    let answered = 0;
+    const one = (): Promise<void> =>
+      new Promise((resolve, reject) => {
+        http
+          .get(`${baton!.url}/version`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              answered++;
+              resolve();
+            });
+          })
+          .on('error', reject);
+      });
+    // Lines of the first second go out with their batches; those just before the stop only with it.
+    const until = performance.now() + 1000;
+    const worker = async (): Promise<void> => {
+      while (performance.now() < until) await one();
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    agent.destroy();
+    expect(await baton.stop()).toBe(0);
+    expect((await readLines(file)).length).toBe(answered);
+  });
+
   it('a reload turns it on (reported as applied) and off', async () => {
     baton = await startBaton(configYaml({ web: {} }));
     const file = path.join(baton.dir, 'access.log');

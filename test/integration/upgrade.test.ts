@@ -386,6 +386,25 @@ describe('after a crash', () => {
     expect((await later).status).toBe(200);
   }, 60_000);
 
+  it('the access log loses no line at the hand-over: the old process writes its last ones, the new one appends to the same file', async () => {
+    const b = await started(configYaml({ web: {} }, 'access_log:\n  path: ./access.log\n'));
+    const oldPid = b.proc.pid!;
+    const load = keepAliveLoad(b.port);
+    const loop = connectionLoop(b.port);
+    await new Promise((r) => setTimeout(r, 300));
+    const up = await upgradeByCli(b);
+    pids.add(up.pid);
+    await new Promise((r) => setTimeout(r, 300));
+    const [kept, fresh] = await Promise.all([load.stop(), loop.stop()]);
+    expect([...kept.failed, ...fresh.failed]).toEqual([]);
+    await until('the old process gone', () => !alive(oldPid));
+    const file = path.join(b.dir, 'access.log');
+    const count = async (): Promise<number> => (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '').length;
+    const answered = kept.ok + fresh.ok;
+    await until(`${answered} lines`, async () => (await count()) >= answered, 5_000).catch(() => undefined);
+    expect(await count()).toBe(answered);
+  }, 60_000);
+
   it('a listen address changed by a reload is bound by the next upgrade; a changed state_file refuses the upgrade', async () => {
     const b = await started(configYaml({ web: {} }));
     const yaml = await readFile(b.configFile, 'utf8');

@@ -24,6 +24,8 @@ export const CONFIGS = [
   { id: 'baton-nometrics', label: 'Baton (Node {node}), metrics off', kind: 'baton', metrics: false, workloads: ['get'] },
   // Issue 16: the access log on (a file in Baton's temp folder) against `baton` (off), at c=50.
   { id: 'baton-accesslog', label: 'Baton (Node {node}), access log', kind: 'baton', top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'] },
+  // The same lines written to /dev/null: the access log's own cost without the file system's.
+  { id: 'baton-accesslog-null', label: 'Baton (Node {node}), access log to /dev/null', kind: 'baton', top: 'access_log:\n  path: /dev/null', workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
   { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },
