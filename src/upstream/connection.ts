@@ -58,6 +58,8 @@ export class UpstreamConnection implements PooledConnection, RequestController {
   #paused = false;
   /** The next read goes to a buffer of its own (a large body is streaming). */
   #large = false;
+  /** That buffer of its own (from ReadBuffers.take), read into again while the handler holds none of its bytes. */
+  #own: Buffer | undefined;
 
   constructor(ctx: ConnectionContext, pool: ConnectionPool<UpstreamConnection>, host: string, port: number) {
     this.#ctx = ctx;
@@ -145,6 +147,8 @@ export class UpstreamConnection implements PooledConnection, RequestController {
     if (this.#state === 'gone') return;
     this.#state = 'gone';
     this.#handler = undefined;
+    // The handler may still hold bytes of it: never given back from here.
+    this.#own = undefined;
     this.socket.destroy();
     this.#pool.forget(this);
   }
@@ -165,7 +169,19 @@ export class UpstreamConnection implements PooledConnection, RequestController {
   };
 
   /** For `onread`: where the next read goes (called after each read, for the one after it). */
-  #nextBuffer = (): Buffer => (this.#large ? this.#ctx.buffers.fresh() : this.#ctx.buffers.shared);
+  #nextBuffer = (): Buffer => {
+    if (!this.#large) return this.#ctx.buffers.shared;
+    return this.#ownBuffer();
+  };
+
+  /**
+   * The connection's own buffer, free to be written: the same one while the handler holds none
+   * of its bytes (a client that keeps up), else another, the first left to the handler.
+   */
+  #ownBuffer(): Buffer {
+    if (this.#own === undefined || this.#handler?.released() !== true) this.#own = this.#ctx.buffers.take();
+    return this.#own;
+  }
 
   #socketOnRead = (n: number, buffer: Buffer): boolean => {
     if (this.#handler === undefined || this.#state === 'idle') {
@@ -286,6 +302,7 @@ export class UpstreamConnection implements PooledConnection, RequestController {
     this.#handler = undefined;
     this.#decoder = undefined;
     this.#uses++;
+    this.#giveBackOwn(handler);
     if (this.#keepAlive && !extra) this.#state = 'idle';
     else this.destroy();
     handler.onResponseEnd(trailers);
@@ -293,6 +310,18 @@ export class UpstreamConnection implements PooledConnection, RequestController {
     if (this.#bodyDone) this.#release();
     // An answer that came before the whole request body went up: the rest is not waited for.
     else this.destroy();
+  }
+
+  /**
+   * The answer is over: the buffer of its own goes back for another large body, unless the
+   * handler still holds bytes of it. Called during a read (or after the last one): the read
+   * after it goes to the shared buffer, since `#large` is false from here.
+   */
+  #giveBackOwn(handler: ResponseHandler): void {
+    const own = this.#own;
+    this.#own = undefined;
+    this.#large = false;
+    if (own !== undefined && handler.released()) this.#ctx.buffers.give(own);
   }
 
   /**
