@@ -286,11 +286,24 @@ export class UpstreamConnection implements PooledConnection, RequestController {
   #data(data: Buffer): void {
     const handler = this.#handler;
     if (handler === undefined || data.length === 0) return;
-    if (!handler.onResponseData(this.#ctx.buffers.keep(data)) && !this.#paused && this.#handler !== undefined) {
+    if (!handler.onResponseData(this.#keep(data)) && !this.#paused && this.#handler !== undefined) {
       // The client is slower than the app: stop reading until the handler resumes us.
       this.#paused = true;
       this.socket.pause();
     }
+  }
+
+  /**
+   * `view` as a buffer the handler may keep. Out of the shared buffer it is copied: a large one
+   * into the connection's own buffer (the body after a head, in the read that brought the head),
+   * so that a large answer allocates nothing.
+   */
+  #keep(view: Buffer): Buffer {
+    if (view.buffer !== this.#ctx.buffers.shared.buffer) return view;
+    if (view.length < LARGE_READ) return Buffer.from(view);
+    const own = this.#ownBuffer();
+    view.copy(own);
+    return own.subarray(0, view.length);
   }
 
   /**
