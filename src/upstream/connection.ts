@@ -176,10 +176,14 @@ export class UpstreamConnection implements PooledConnection, RequestController {
 
   /**
    * The connection's own buffer, free to be written: the same one while the handler holds none
-   * of its bytes (a client that keeps up), else another, the first left to the handler.
+   * of its bytes (a client that keeps up), else another, the last one left to the handler. The
+   * first of an answer comes from the spares; after one the handler kept, a fresh one of the
+   * shared size, as the handler will likely keep that too (a slow client, a TLS socket).
    */
   #ownBuffer(): Buffer {
-    if (this.#own === undefined || this.#handler?.released() !== true) this.#own = this.#ctx.buffers.take();
+    const own = this.#own;
+    if (own !== undefined && this.#handler?.released() === true) return own;
+    this.#own = own === undefined ? this.#ctx.buffers.take() : this.#ctx.buffers.fresh();
     return this.#own;
   }
 

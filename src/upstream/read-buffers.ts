@@ -28,9 +28,14 @@ export class ReadBuffers {
     return this.#spare.pop() ?? Buffer.allocUnsafe(OWN_READ_SIZE);
   }
 
-  /** `buffer`, from take(), holds nothing anybody still reads: another socket may read into it. */
+  /** A buffer of the shared size for one read, given away with its bytes. */
+  fresh(): Buffer {
+    return Buffer.allocUnsafe(READ_SIZE);
+  }
+
+  /** `buffer`, from take() or fresh(), holds nothing anybody still reads: another socket may read into it. */
   give(buffer: Buffer): void {
-    if (this.#spare.length < SPARE_BUFFERS) this.#spare.push(buffer);
+    if (this.#spare.length < SPARE_BUFFERS && buffer.length === OWN_READ_SIZE) this.#spare.push(buffer);
   }
 
   /** `view` (bytes of the last read) as a buffer its holder may keep: a copy when it lies in the shared buffer. */
