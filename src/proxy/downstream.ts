@@ -68,6 +68,11 @@ export interface Downstream {
   respond(status: number, reason: string, headers: readonly string[], body: ResponseBody): void;
   /** False: the client is slow; wait for downstreamDrained() before writing more. */
   write(chunk: Buffer): boolean;
+  /**
+   * Whether every chunk given to write() has been handed to the OS (none is queued or held):
+   * the memory they lie in may be reused. False when it cannot tell.
+   */
+  readonly flushed: boolean;
   /** Send the head now rather than with the first body bytes (a long-lived stream's). */
   flush(): void;
   end(trailers?: readonly string[]): void;

@@ -229,6 +229,11 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     return ok;
   }
 
+  released(): boolean {
+    // The injector copies what it holds back; only the client side can still hold a chunk.
+    return this.downstream.flushed;
+  }
+
   onResponseEnd(trailers: readonly string[]): void {
     if (this.#injector !== undefined) for (const piece of this.#injector.end()) this.downstream.write(piece);
     this.downstream.end(trailers);

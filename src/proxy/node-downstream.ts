@@ -106,6 +106,11 @@ export class NodeDownstream implements Downstream {
     return this.#ended ? true : this.#res.write(chunk);
   }
 
+  /** node:http may hold a chunk behind the answer of a request ahead of it: not told. */
+  get flushed(): boolean {
+    return false;
+  }
+
   end(trailers?: readonly string[]): void {
     if (this.#ended) return;
     this.#ended = true;

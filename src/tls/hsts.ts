@@ -65,6 +65,9 @@ export class HstsDownstream implements Downstream {
   write(chunk: Buffer): boolean {
     return this.#inner.write(chunk);
   }
+  get flushed(): boolean {
+    return this.#inner.flushed;
+  }
   flush(): void {
     this.#inner.flush();
   }

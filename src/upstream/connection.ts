@@ -60,6 +60,8 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
   #paused = false;
   /** The next read goes to a buffer of its own (a large body is streaming). */
   #large = false;
+  /** That buffer of its own (from ReadBuffers.take), read into again while the handler holds none of its bytes. */
+  #own: Buffer | undefined;
 
   constructor(ctx: ConnectionContext, pool: ConnectionPool<UpstreamConnection>, host: string, port: number) {
     this.#ctx = ctx;
@@ -147,6 +149,8 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
     if (this.#state === 'gone') return;
     this.#state = 'gone';
     this.#handler = undefined;
+    // The handler may still hold bytes of it: never given back from here.
+    this.#own = undefined;
     this.socket.destroy();
     this.#pool.forget(this);
   }
@@ -167,7 +171,23 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
   };
 
   /** For `onread`: where the next read goes (called after each read, for the one after it). */
-  #nextBuffer = (): Buffer => (this.#large ? this.#ctx.buffers.fresh() : this.#ctx.buffers.shared);
+  #nextBuffer = (): Buffer => {
+    if (!this.#large) return this.#ctx.buffers.shared;
+    return this.#ownBuffer();
+  };
+
+  /**
+   * The connection's own buffer, free to be written: the same one while the handler holds none
+   * of its bytes (a client that keeps up), else another, the last one left to the handler. The
+   * first of an answer comes from the spares; after one the handler kept, a fresh one of the
+   * shared size, as the handler will likely keep that too (a slow client, a TLS socket).
+   */
+  #ownBuffer(): Buffer {
+    const own = this.#own;
+    if (own !== undefined && this.#handler?.released() === true) return own;
+    this.#own = own === undefined ? this.#ctx.buffers.take() : this.#ctx.buffers.fresh();
+    return this.#own;
+  }
 
   #socketOnRead = (n: number, buffer: Buffer): boolean => {
     if (this.#handler === undefined || this.#state === 'idle') {
@@ -272,11 +292,24 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
   #data(data: Buffer): void {
     const handler = this.#handler;
     if (handler === undefined || data.length === 0) return;
-    if (!handler.onResponseData(this.#ctx.buffers.keep(data)) && !this.#paused && this.#handler !== undefined) {
+    if (!handler.onResponseData(this.#keep(data)) && !this.#paused && this.#handler !== undefined) {
       // The client is slower than the app: stop reading until the handler resumes us.
       this.#paused = true;
       this.socket.pause();
     }
+  }
+
+  /**
+   * `view` as a buffer the handler may keep. Out of the shared buffer it is copied: a large one
+   * into the connection's own buffer (the body after a head, in the read that brought the head),
+   * so that a large answer allocates nothing.
+   */
+  #keep(view: Buffer): Buffer {
+    if (view.buffer !== this.#ctx.buffers.shared.buffer) return view;
+    if (view.length < LARGE_READ) return Buffer.from(view);
+    const own = this.#ownBuffer();
+    view.copy(own);
+    return own.subarray(0, view.length);
   }
 
   /**
@@ -288,6 +321,7 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
     this.#handler = undefined;
     this.#decoder = undefined;
     this.#uses++;
+    this.#giveBackOwn(handler);
     if (this.#keepAlive && !extra) this.#state = 'idle';
     else this.destroy();
     handler.onResponseEnd(trailers);
@@ -295,6 +329,18 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
     if (this.#bodyDone) this.#release();
     // An answer that came before the whole request body went up: the rest is not waited for.
     else this.destroy();
+  }
+
+  /**
+   * The answer is over: the buffer of its own goes back for another large body, unless the
+   * handler still holds bytes of it. Called during a read (or after the last one): the read
+   * after it goes to the shared buffer, since `#large` is false from here.
+   */
+  #giveBackOwn(handler: ResponseHandler): void {
+    const own = this.#own;
+    this.#own = undefined;
+    this.#large = false;
+    if (own !== undefined && handler.released()) this.#ctx.buffers.give(own);
   }
 
   /**

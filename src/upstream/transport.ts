@@ -9,6 +9,7 @@
  *   onRequestDrain()*                    after controller.writeBody() returned false
  *   onResponseStart(head)                once, the final (non-1xx) response head
  *   onResponseData(chunk)*               false: the transport stops reading until controller.resume()
+ *   released()?                          asked between reads, and before onResponseEnd
  *   onResponseEnd(trailers)              the answer is complete
  * or, at any point before onResponseEnd, onResponseError(error) once, and nothing after it.
  * controller.abort() ends the dispatch from the handler's side: no callback follows it.
@@ -42,6 +43,11 @@ export interface ResponseHandler {
   onResponseStart(head: ResponseHead): void;
   /** `chunk` is the handler's to keep (it may pass it to a socket as is). */
   onResponseData(chunk: Buffer): boolean;
+  /**
+   * Whether the handler holds none of the chunks it was given any more (written out, none
+   * queued): the transport may read into their memory again. False when it cannot tell.
+   */
+  released(): boolean;
   onResponseEnd(trailers: readonly string[]): void;
   onResponseError(error: TransportError): void;
 }

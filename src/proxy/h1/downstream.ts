@@ -72,6 +72,10 @@ export class H1Downstream implements Downstream {
   get tlsVersion(): string | undefined {
     return this.#owner.tlsVersion;
   }
+  /** Nothing queued on the socket: each write the kernel took whole (a TLS socket queues until it is encrypted and sent). */
+  get flushed(): boolean {
+    return this.#owner.socket.writableLength === 0;
+  }
 
   attach(events: DownstreamEvents): void {
     this.events = events;

@@ -136,6 +136,11 @@ export class H2Downstream implements Downstream {
   /** HEADERS go out when respond() is called: nothing is held. */
   flush(): void {}
 
+  /** DATA frames wait for the stream's flow-control window in the session: not told. */
+  get flushed(): boolean {
+    return false;
+  }
+
   end(trailers?: readonly string[]): void {
     if (this.#ended) return this.#bodyUnread();
     this.#ended = true;
