@@ -38,6 +38,8 @@ export interface TlsStatus {
 }
 
 const ALPN = ['h2', 'http/1.1'];
+/** What sessions are resumed within (see the constructor). */
+const SESSION_ID_CONTEXT = 'baton';
 /** A TLS handshake (and a ClientHello read for TLS-ALPN-01) must end within this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -83,8 +85,8 @@ export class TlsEdge implements HelloRouter {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // node:tls derives it from the command line by default; a session resumes only where it
       // matches, so the next process of `baton upgrade` (started with other arguments) needs the same.
-      sessionIdContext: 'baton',
-      ...(config.sessionTickets.enabled ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }),
+      sessionIdContext: SESSION_ID_CONTEXT,
+      ...ticketOptions(config),
     });
     this.#server.on('secureConnection', this.#serverOnSecureConnection);
     this.#server.on('tlsClientError', this.#serverOnClientError);
@@ -173,7 +175,10 @@ export class TlsEdge implements HelloRouter {
       this.#config = { ...t, listen: this.#config.listen };
       this.store.setStatic(statics);
       const first = statics[0];
-      if (first !== undefined) this.#server.setSecureContext({ ...TLS_PROTOCOLS, cert: first.certPem, key: first.keyPem, ticketKeys: this.#tickets.export() });
+      if (first !== undefined) {
+        this.#server.setSecureContext({ ...TLS_PROTOCOLS, cert: first.certPem, key: first.keyPem, ticketKeys: this.#tickets.export(), sessionIdContext: SESSION_ID_CONTEXT, ...ticketOptions(t) });
+        this.#tickets.install(); // on the new context
+      }
       this.#tickets.setRotation(t.sessionTickets.rotateMs);
       await this.#setAcme(t, next);
       this.#log.info({ certificates: statics.length, acme_hosts: this.#acme === undefined ? 0 : Object.keys(this.#acme.status().hosts).length }, 'tls settings reloaded');
@@ -306,4 +311,9 @@ export class TlsEdge implements HelloRouter {
     this.#log.debug({ code: err.code, reason: err.message, servername: (socket as { servername?: string }).servername }, 'tls handshake failed');
     socket.destroy();
   };
+}
+
+/** Tickets off: node:tls's secure options say so (on the first context and on every one a reload makes). */
+function ticketOptions(config: TlsConfig): tls.SecureContextOptions {
+  return config.sessionTickets.enabled ? {} : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET };
 }

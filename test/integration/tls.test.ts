@@ -196,6 +196,38 @@ describe('the TLS listener', () => {
     }
   });
 
+  it('gives a resumed TLS 1.3 session a new ticket, which resumes in turn, before and after a reload', async () => {
+    const { yaml, tlsPort } = await tlsYaml();
+    baton = await startBaton(yaml);
+    const chain = async (): Promise<boolean[]> => {
+      let ticket: Buffer | undefined;
+      await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, onSession: (s) => (ticket = s) });
+      const reused: boolean[] = [];
+      for (let i = 0; i < 3; i++) {
+        const session = ticket;
+        ticket = undefined;
+        reused.push((await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, ...(session === undefined ? {} : { session }), onSession: (s) => (ticket = s) })).reused);
+      }
+      return reused;
+    };
+    expect(await chain()).toEqual([true, true, true]);
+    expect((await baton.cli('reload')).code).toBe(0); // a new server context: the ticket callback goes on it too
+    expect(await chain()).toEqual([true, true, true]);
+  });
+
+  it('issues no tickets with session_tickets.enabled false, before and after a reload', async () => {
+    const { yaml, tlsPort } = await tlsYaml({ tlsExtra: '  session_tickets:\n    enabled: false\n' });
+    baton = await startBaton(yaml);
+    const tickets = async (): Promise<boolean> => {
+      let session: Buffer | undefined;
+      await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion: 'TLSv1.2', onSession: (s) => (session = s) });
+      return session !== undefined && (await handshake(tlsPort, { servername: 'localhost', ca: ca.pem, maxVersion: 'TLSv1.2', session })).reused;
+    };
+    expect(await tickets()).toBe(false);
+    expect((await baton.cli('reload')).code).toBe(0);
+    expect(await tickets()).toBe(false);
+  });
+
   it('rotates its ticket keys: a ticket issued before a rotation resumes no more, one issued after does', async () => {
     const { yaml, tlsPort } = await tlsYaml({ tlsExtra: '  session_tickets:\n    rotate: 1s\n' });
     baton = await startBaton(yaml);
