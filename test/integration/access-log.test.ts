@@ -56,6 +56,30 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   });
 }
 
+/** GETs of `url` over 4 keep-alive connections, counting the answers. */
+function keepAliveGets(url: string): { one(): Promise<void>; readonly answered: number; close(): void } {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  let answered = 0;
+  return {
+    one: () =>
+      new Promise((resolve, reject) => {
+        http
+          .get(url, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              answered++;
+              resolve();
+            });
+          })
+          .on('error', reject);
+      }),
+    get answered() {
+      return answered;
+    },
+    close: () => agent.destroy(),
+  };
+}
+
 const accessLog = (extra = ''): string => `access_log:\n  path: ./access.log\n${extra}`;
 
 describe('the access log', () => {
@@ -157,30 +181,17 @@ describe('the access log', () => {
   it('reopens the file on SIGUSR1 after logrotate moved it, losing no line', async () => {
     baton = await startBaton(configYaml({ web: {} }, accessLog()));
     const file = path.join(baton.dir, 'access.log');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    let sent = 0;
-    const one = (): Promise<void> =>
-      new Promise((resolve, reject) => {
-        http
-          .get(`${baton!.url}/version`, { agent }, (res) => {
-            res.resume();
-            res.on('end', () => {
-              sent++;
-              resolve();
-            });
-          })
-          .on('error', reject);
-      });
+    const gets = keepAliveGets(`${baton.url}/version`);
     const worker = async (k: number): Promise<void> => {
-      for (let i = 0; i < k; i++) await one();
+      for (let i = 0; i < k; i++) await gets.one();
     };
     const loading = Promise.all([worker(150), worker(150), worker(150), worker(150)]);
     // Rotate in the middle of the load, as logrotate's postrotate would.
-    while (sent < 200) await new Promise((r) => setTimeout(r, 5));
+    while (gets.answered < 200) await new Promise((r) => setTimeout(r, 5));
     await rename(file, `${file}.1`);
     baton.proc.kill('SIGUSR1');
     await loading;
-    agent.destroy();
+    gets.close();
     const after = await linesOf(file, 1);
     const total = async (): Promise<number> => (await readLines(`${file}.1`)).length + (await readLines(file)).length;
     const until = Date.now() + 5000;
@@ -265,29 +276,16 @@ describe('the access log', () => {
   it('writes every line at a stop, those gathered in its last 100 ms too', async () => {
     baton = await startBaton(configYaml({ web: {} }, accessLog()));
     const file = path.join(baton.dir, 'access.log');
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
-    let answered = 0;
-    const one = (): Promise<void> =>
-      new Promise((resolve, reject) => {
-        http
-          .get(`${baton!.url}/version`, { agent }, (res) => {
-            res.resume();
-            res.on('end', () => {
-              answered++;
-              resolve();
-            });
-          })
-          .on('error', reject);
-      });
+    const gets = keepAliveGets(`${baton.url}/version`);
     // Lines of the first second go out with their batches; those just before the stop only with it.
     const until = performance.now() + 1000;
     const worker = async (): Promise<void> => {
-      while (performance.now() < until) await one();
+      while (performance.now() < until) await gets.one();
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
-    agent.destroy();
+    gets.close();
     expect(await baton.stop()).toBe(0);
-    expect((await readLines(file)).length).toBe(answered);
+    expect((await readLines(file)).length).toBe(gets.answered);
   });
 
   it('a reload turns it on (reported as applied) and off', async () => {

@@ -1,30 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { accessLine, type AccessFields } from '../../../src/observe/access-line.js';
 import { maxLineBytes, writeAccessLine } from '../../../src/observe/access-line-bytes.js';
+import { FIELDS } from '../../helpers/access-fields.js';
 
-const FIELDS: AccessFields = {
-  kind: 'http',
-  service: 'web',
-  host: 'example.com',
-  method: 'GET',
-  path: '/a',
-  status: 200,
-  bytes_in: 0,
-  bytes_out: 12,
-  duration_ms: 1.23456,
-  ttfb_ms: 0.5,
-  version: 'v1',
-  upstream: '127.0.0.1:4000',
-  request_id: 'id-1',
-  client: '203.0.113.7',
-  user_agent: 'curl/8',
-  protocol: 'http/1.1',
-  tls: null,
-  held_ms: 0,
-  attempts: 1,
-  outcome: 'ok',
-  traceparent: null,
-};
 
 const TIME = '2026-01-01T00:00:00.000Z';
 
