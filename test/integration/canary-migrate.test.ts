@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
-import { dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { dispose, metricsText, startBaton, type RunningBaton } from '../helpers/baton.js';
 import { processYaml, sql as query, stepsOf, write } from '../helpers/migrations.js';
 import { postgresBin, startPostgres, type Postgres } from '../helpers/postgres.js';
 import { request as control } from '../../src/cli/client.js';
@@ -43,16 +42,7 @@ describe.skipIf(!available && !mustRun)('canary deploys of a service that migrat
   const writeAs = (port: number, cookie: string, seq: number): Promise<{ status: number; version?: string }> => write(port, false, 7, seq, { cookie });
 
   async function migrations(b: RunningBaton): Promise<number> {
-    const text = await new Promise<string>((resolve, reject) => {
-      http
-        .get({ socketPath: b.socket, path: '/metrics' }, (res) => {
-          let t = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (t += c));
-          res.on('end', () => resolve(t));
-        })
-        .on('error', reject);
-    });
+    const text = await metricsText(b);
     const line = text.split('\n').find((l) => l.startsWith('baton_migrations_total{service="web",outcome="ok"}'));
     return line === undefined ? 0 : Number(line.split(' ').at(-1));
   }
