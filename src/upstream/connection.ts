@@ -305,8 +305,8 @@ export class UpstreamConnection implements PooledConnection, RequestController, 
    * so that a large answer allocates nothing.
    */
   #keep(view: Buffer): Buffer {
-    if (view.buffer !== this.#ctx.buffers.shared.buffer) return view;
-    if (view.length < LARGE_READ) return Buffer.from(view);
+    const buffers = this.#ctx.buffers;
+    if (view.length < LARGE_READ || view.buffer !== buffers.shared.buffer) return buffers.keep(view);
     const own = this.#ownBuffer();
     view.copy(own);
     return own.subarray(0, view.length);
