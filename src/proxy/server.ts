@@ -1,6 +1,4 @@
-import http from 'node:http';
 import net from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Service } from '../service.js';
 import type { LimitsConfig, HostPort } from '../config/types.js';
@@ -15,9 +13,7 @@ import { OwnRoutes } from './own-routes.js';
 import { RequestPath, type ProxyObserver } from './request-path.js';
 import { Upgrades } from './upgrades.js';
 import { H1Server } from './h1/server.js';
-import { NodeDownstream, splitTarget } from './node-downstream.js';
-import { NodeConnections } from './node-connections.js';
-import { rawError } from './raw-error.js';
+import { NodeServer } from './node-server.js';
 import { H2Server } from './h2/server.js';
 import { tlsVersionOf } from './tls-version.js';
 import type { TlsEdge } from '../tls/edge.js';
@@ -45,7 +41,7 @@ export interface ProxyServerOptions {
 interface SecureSide {
   edge: TlsEdge;
   h1: H1Server;
-  node: http.Server;
+  node: NodeServer;
   h2: H2Server;
 }
 
@@ -72,9 +68,7 @@ export function routerOf(services: readonly Service[]): Router<Service> {
 export class ProxyServer {
   readonly #listener: net.Server;
   readonly #h1: H1Server;
-  readonly #node: http.Server;
-  readonly #nodeConnections = new NodeConnections((req, res) => this.#nodeServe(req, res, false));
-  readonly #secureNodeConnections = new NodeConnections((req, res) => this.#nodeServe(req, res, true));
+  readonly #node: NodeServer;
   readonly #path: RequestPath;
   readonly #upgrades: Upgrades;
   readonly #opts: ProxyServerOptions;
@@ -114,7 +108,7 @@ export class ProxyServer {
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
       upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: false, tlsVersion: undefined }, socket, rest),
-      handOff: (socket) => this.#node.emit('connection', socket),
+      handOff: (socket) => this.#node.server.emit('connection', socket),
       rejected: (socket, status) => this.#observer.rejected?.(socket, false, status),
     });
     this.#node = this.#nodeServer(false, checkIntervalMs);
@@ -132,7 +126,7 @@ export class ProxyServer {
       checkIntervalMs,
       request: (req) => this.#path.handle(req),
       upgrade: (head, socket, rest) => this.#upgrades.handle({ ...head, remoteAddress: socket.remoteAddress ?? '', secure: true, tlsVersion: tlsVersionOf(socket) }, socket, rest),
-      handOff: (socket) => node.emit('connection', socket),
+      handOff: (socket) => node.server.emit('connection', socket),
       rejected: (socket, status) => this.#observer.rejected?.(socket, true, status),
     });
     const h2 = new H2Server({ limits: { ...l }, secure: true, log: this.#log.child({ protocol: 'h2' }), request: (req) => this.#path.handle(req) });
@@ -146,27 +140,9 @@ export class ProxyServer {
     return side.edge.listen({ h1: (socket) => side.h1.accept(socket), h2: (socket) => side.h2.accept(socket) }, handle);
   }
 
-  /** node:http for the connections Baton's HTTP/1.1 parser hands off (never listening itself). */
-  #nodeServer(secure: boolean, checkIntervalMs: number): http.Server {
-    const l = this.#limits;
-    const node = http.createServer({
-      keepAlive: true,
-      keepAliveTimeout: l.keepAliveTimeoutMs,
-      headersTimeout: l.headersTimeoutMs,
-      requestTimeout: l.requestTimeoutMs,
-      maxHeaderSize: l.maxHeaderSize,
-      noDelay: true,
-      connectionsCheckingInterval: checkIntervalMs,
-      // Refused by #nodeConnections instead, which also stops what is pipelined behind it.
-      requireHostHeader: false,
-    });
-    // Node silently drops headers past maxHeadersCount; keep one more so the request path can tell and refuse.
-    node.maxHeadersCount = l.maxHeadersCount + 1;
-    node.on('request', secure ? this.#nodeOnSecureRequest : this.#nodeOnRequest);
-    node.on('upgrade', secure ? this.#nodeOnSecureUpgrade : this.#nodeOnUpgrade);
-    node.on('connect', secure ? this.#nodeOnSecureConnect : this.#nodeOnConnect);
-    node.on('clientError', secure ? this.#nodeOnSecureClientError : this.#nodeOnClientError);
-    return node;
+  /** node:http for the connections Baton's HTTP/1.1 parser hands off. */
+  #nodeServer(secure: boolean, checkIntervalMs: number): NodeServer {
+    return new NodeServer({ secure, limits: this.#limits, bodyLimits: this.#opts.limits, checkIntervalMs, path: this.#path, upgrades: this.#upgrades, observer: this.#observer, log: this.#log });
   }
 
   /** Replace the routing table in one assignment (a reload). */
@@ -180,13 +156,8 @@ export class ProxyServer {
     this.#trusted.clear();
     for (const t of trustedProxies) this.#trusted.add(t);
     this.#h1.reconfigure(this.#limits);
-    const nodes = this.#secure === undefined ? [this.#node] : [this.#node, this.#secure.node];
-    for (const node of nodes) {
-      node.keepAliveTimeout = limits.keepAliveTimeoutMs;
-      node.headersTimeout = limits.headersTimeoutMs;
-      node.requestTimeout = limits.requestTimeoutMs;
-      node.maxHeadersCount = limits.maxHeadersCount + 1;
-    }
+    this.#node.reconfigure(limits);
+    this.#secure?.node.reconfigure(limits);
     this.#secure?.h1.reconfigure(this.#limits);
     this.#secure?.h2.reconfigure(this.#limits);
   }
@@ -235,9 +206,9 @@ export class ProxyServer {
       secure?.h1.closeAfterAnswers(HANDOVER_IDLE_MS);
     } else {
       this.#h1.closeIdle();
-      this.#node.closeIdleConnections();
+      this.#node.server.closeIdleConnections();
       secure?.h1.closeIdle();
-      secure?.node.closeIdleConnections();
+      secure?.node.server.closeIdleConnections();
     }
     // GOAWAY: open streams finish, the client opens a new connection for the next ones (no race).
     secure?.h2.closeIdle();
@@ -255,64 +226,10 @@ export class ProxyServer {
   /** Cut whatever is still connected. */
   closeAll(): void {
     this.#h1.closeAll();
-    this.#node.closeAllConnections();
+    this.#node.server.closeAllConnections();
     this.#secure?.h1.closeAll();
-    this.#secure?.node.closeAllConnections();
+    this.#secure?.node.server.closeAllConnections();
     this.#secure?.h2.closeAll();
     this.#secure?.edge.closeAll();
-  }
-
-  #nodeOnRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#nodeConnections.admit(req, res);
-  #nodeOnSecureRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.#secureNodeConnections.admit(req, res);
-
-  /** A request node:http read, once its turn on its connection has come (node-connections.ts). */
-  #nodeServe(req: http.IncomingMessage, res: http.ServerResponse, secure: boolean): void {
-    if (this.#path.stopping) res.shouldKeepAlive = false;
-    this.#path.handle(new NodeDownstream(req, res, { secure, maxBody: this.#opts.limits.maxBodyBytes }));
-  }
-
-  #nodeOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void =>
-    this.#nodeConnections.takeOver(socket, () => this.#nodeUpgrade(req, socket, head, false));
-  #nodeOnSecureUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void =>
-    this.#secureNodeConnections.takeOver(socket, () => this.#nodeUpgrade(req, socket, head, true));
-
-  /** An upgrade node:http read, once the answers before it have gone out. */
-  #nodeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer, secure: boolean): void {
-    // node:http sends every Upgrade request here; Baton proxies WebSockets only, without a body
-    // (llhttp read one, which the handshake would drop: differential replay, issue 17).
-    const bodyless = req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0;
-    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket' || req.method !== 'GET' || !bodyless) {
-      rawError(socket, 400, undefined, req.method === 'HEAD');
-      return this.#observer.rejected?.(socket, secure, 400);
-    }
-    const target = splitTarget(req.url ?? '/');
-    this.#upgrades.handle(
-      { method: 'GET', path: target.path, authority: target.authority ?? req.headers.host, headers: req.rawHeaders, remoteAddress: req.socket.remoteAddress ?? '', secure, tlsVersion: secure ? tlsVersionOf(req.socket) : undefined },
-      socket,
-      head,
-    );
-  }
-
-  /** CONNECT, read by node:http: refused as Baton's own parser refuses it, in its turn. */
-  #nodeOnConnect = (req: http.IncomingMessage, socket: Duplex): void => this.#nodeConnections.takeOver(socket, () => this.#refuseConnect(socket, false));
-  #nodeOnSecureConnect = (req: http.IncomingMessage, socket: Duplex): void => this.#secureNodeConnections.takeOver(socket, () => this.#refuseConnect(socket, true));
-
-  #refuseConnect(socket: Duplex, secure: boolean): void {
-    rawError(socket, 405, 'CONNECT (Baton is not a forward proxy)');
-    this.#observer.rejected?.(socket, secure, 405);
-  }
-
-  #nodeOnClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#nodeConnections, false);
-  #nodeOnSecureClientError = (err: NodeJS.ErrnoException, socket: Duplex): void => this.#nodeClientError(err, socket, this.#secureNodeConnections, true);
-
-  #nodeClientError(err: NodeJS.ErrnoException, socket: Duplex, connections: NodeConnections, secure: boolean): void {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    this.#log.debug({ code: err.code, reason: err.message }, 'bad request from client');
-    connections.refuse(socket, status, err.code);
-    this.#observer.rejected?.(socket, secure, status);
   }
 }
