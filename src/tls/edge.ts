@@ -18,9 +18,11 @@ import { CertificateStore, type CertificateStatus } from './store.js';
 import { TicketKeys } from './tickets.js';
 // acme-client (and what it brings) is loaded only when `tls.acme` is configured.
 import type { AcmeManager, AcmeStatus } from './acme.js';
-import { ACME_HTTP_PREFIX, HttpTokens } from './http-tokens.js';
+import { HttpTokens } from './http-tokens.js';
 import { HelloPeek, type HelloRouter } from './hello-peek.js';
-import { hostName } from './names.js';
+import { acmeHosts } from './names.js';
+import { answerPlain } from './plain-answers.js';
+import { challengeServer } from './challenge-server.js';
 
 /** Where secure connections go, by ALPN. */
 export interface TlsHandlers {
@@ -198,45 +200,12 @@ export class TlsEdge implements HelloRouter {
 
   // --- what the edge adds to plain HTTP (called by the request path) ----------------------------
 
-  /**
-   * A request on the plain listener: answered here (an ACME HTTP-01 token, the redirect to https)
-   * or not (undefined: the request path goes on). Challenge paths Baton has no token for are not
-   * redirected: they go to the app, which may answer its own.
-   */
+  /** A request on the plain listener: answered here (plain-answers.ts), or not (undefined: the request path goes on). */
   plainRequest(req: Downstream): EdgeAnswer | undefined {
-    const answer = this.tokens.answer(req.path);
-    if (answer !== undefined) {
-      const body = Buffer.from(answer);
-      req.respond(200, 'OK', ['content-type', 'text/plain', 'cache-control', 'no-store'], { kind: 'length', length: body.length });
-      if (req.method !== 'HEAD') req.write(body);
-      req.end();
-      return { status: 200, kind: 'acme_challenge' };
-    }
-    if (!this.#config.redirectHttp || req.path.startsWith(ACME_HTTP_PREFIX) || !req.path.startsWith('/')) return undefined;
-    const host = hostName(req.authority);
-    if (host === undefined || !this.store.serves(host)) return undefined;
-    const port = this.#bound.port;
-    const location = `https://${host}${port === 443 ? '' : `:${port}`}${req.path}`;
-    const body = Buffer.from(`308 Permanent Redirect: ${location}\n`);
-    req.respond(308, 'Permanent Redirect', ['location', location, 'content-type', 'text/plain; charset=utf-8', 'cache-control', 'no-store'], { kind: 'length', length: body.length });
-    if (req.method !== 'HEAD') req.write(body);
-    req.end();
-    return { status: 308, kind: 'redirect_https' };
+    return answerPlain(req, this.tokens, this.store, this.#config.redirectHttp, this.#bound.port);
   }
 
   // --- internals -------------------------------------------------------------------------------
-
-  /** The exact host names of the services that no static certificate covers: ACME's to obtain. */
-  #acmeHosts(config: Config): string[] {
-    const hosts = new Set<string>();
-    for (const s of Object.values(config.services)) {
-      for (const h of s.hosts) {
-        if (h === '*' || h.startsWith('*.') || h.startsWith('[') || net.isIP(h) !== 0) continue;
-        if (!this.store.coveredByStatic(h)) hosts.add(h);
-      }
-    }
-    return [...hosts].sort();
-  }
 
   async #setAcme(t: TlsConfig, config: Config): Promise<void> {
     const a = t.acme;
@@ -257,7 +226,7 @@ export class TlsEdge implements HelloRouter {
         a.challenge === 'http-01' ? new Http01Responder(this.tokens, () => this.#plain) : new TlsAlpn01Responder(this.store, () => this.#bound);
       this.#acme = new AcmeManager({ config: a, store: this.store, responder, log: this.#log });
     }
-    await this.#acme.setHosts(this.#acmeHosts(config));
+    await this.#acme.setHosts(acmeHosts(config, this.store));
     if (wasRunning) this.#acme.start();
   }
 
@@ -279,25 +248,8 @@ export class TlsEdge implements HelloRouter {
   /** From HelloPeek: where a connection goes once its ClientHello was read. */
   route(socket: net.Socket, acmeTls: boolean): void {
     if (!acmeTls) return void this.#server.emit('connection', socket);
-    this.#challengeServer ??= this.#makeChallengeServer();
+    this.#challengeServer ??= challengeServer(this.store, HANDSHAKE_TIMEOUT_MS);
     this.#challengeServer.emit('connection', socket);
-  }
-
-  #makeChallengeServer(): tls.Server {
-    const server = tls.createServer({
-      minVersion: 'TLSv1.2',
-      ALPNProtocols: ['acme-tls/1'],
-      SNICallback: (name, cb) => {
-        const context = this.store.alpnContext(name);
-        if (context === undefined) cb(new Error(`no TLS-ALPN-01 challenge for ${JSON.stringify(name)}`));
-        else cb(null, context);
-      },
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-    });
-    // The handshake was the answer (RFC 8737 3): nothing is read or sent after it.
-    server.on('secureConnection', (s: tls.TLSSocket) => s.end());
-    server.on('tlsClientError', (_err: Error, s: tls.TLSSocket) => s.destroy());
-    return server;
   }
 
   #serverOnSecureConnection = (socket: tls.TLSSocket): void => {

@@ -1,3 +1,6 @@
+import { isIP } from 'node:net';
+import type { Config } from '../config/types.js';
+
 /**
  * Certificates by name: exact names and one-label wildcards (`*.example.com` covers
  * `a.example.com`, not `example.com` nor `a.b.example.com`, as RFC 6125 and browsers read
@@ -36,4 +39,19 @@ export function hostName(authority: string | undefined): string | undefined {
   const host = (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
   if (host === '' || /^[\d.]+$/.test(host)) return undefined;
   return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+/**
+ * The exact host names of `config`'s services that no static certificate of `store` covers:
+ * ACME's to obtain. Wildcards and IP literals are not ACME's. Sorted.
+ */
+export function acmeHosts(config: Config, store: { coveredByStatic(host: string): boolean }): string[] {
+  const hosts = new Set<string>();
+  for (const s of Object.values(config.services)) {
+    for (const h of s.hosts) {
+      if (h === '*' || h.startsWith('*.') || h.startsWith('[') || isIP(h) !== 0) continue;
+      if (!store.coveredByStatic(h)) hosts.add(h);
+    }
+  }
+  return [...hosts].sort();
 }
