@@ -1,34 +1,31 @@
 /**
  * One request through Baton, from the moment it is routed to its last byte: the only record
- * of it. It owns the hold wait, the attempts and the retry rule, the error pages, the drain
- * cut and event-stream detection, script injection, and what is reported when it ends
- * (metrics, access log). It stands between a Downstream (the client side: downstream.ts) and
- * the transport (upstream/transport.ts), and implements both their callback contracts.
+ * of it. It owns the hold wait, the attempts and the retry rule (retry.ts), the error pages, the
+ * drain cut and event-stream detection, script injection (response-start.ts), and what is
+ * reported when it ends (metrics, access log). It stands between a Downstream (the client side:
+ * downstream.ts) and the transport (upstream/transport.ts), and implements both their contracts.
  */
 import type { BodyFraming, ResponseHead } from '../http1/types.js';
 import type { Service, Side } from '../service.js';
 import type { Upstream, InFlight, CutReason } from '../upstream/upstream.js';
 import type { RequestController, ResponseHandler, TransportError } from '../upstream/transport.js';
 import type { HoldOutcome, Waiter } from '../swap/gate.js';
-import type { BodyError, BodySink, Downstream, DownstreamEvents, ResponseBody } from './downstream.js';
+import type { BodyError, BodySink, Downstream, DownstreamEvents } from './downstream.js';
 import type { DeadlineEntry, DeadlineList } from './deadlines.js';
 import type { ExchangeContext } from './request-path.js';
-import { downstreamHeaders, fieldValue, lastFieldValue, upstreamHeaders } from './headers.js';
+import { exchangeHeaders, lastFieldValue } from './headers.js';
 import { clientAddress } from './client-address.js';
 import { sendError, type ProxyErrorKind } from './error-pages.js';
-import { injection, type ScriptInjector } from './inject.js';
+import type { ScriptInjector } from './inject.js';
 import { sendMaintenance } from './maintenance.js';
-import { pathOf, stripPrefix } from './router.js';
+import { stripPrefix } from './router.js';
 import { chooseSide } from './canary.js';
+import { tryAgain } from './retry.js';
+import { startResponse } from './response-start.js';
+import { answerHealthy, isHealthCheck } from './held-health.js';
 import { NEXT, type ExchangeRecord, type ExchangeState, type Outcome } from './exchange-state.js';
 
 export type { ExchangeRecord, ExchangeState, Outcome } from './exchange-state.js';
-
-/** Methods a request may be sent again for after a reset on a reused connection (RFC 9110 9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-
-/** Attempts at most: the first, and one retry. */
-const MAX_ATTEMPTS = 2;
 
 export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, InFlight, Waiter, DeadlineEntry, ExchangeRecord {
   readonly #ctx: ExchangeContext;
@@ -75,17 +72,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.path = strip ? stripPrefix(route.prefix, downstream.path) : downstream.path;
     this.body = downstream.body;
     this.requestId = ctx.ids.of(downstream.headers);
-    const remoteAddress = downstream.remoteAddress;
-    this.outgoingHeaders = upstreamHeaders(downstream.headers, {
-      remoteAddress,
-      trusted: ctx.trusted.has(remoteAddress),
-      proto: downstream.secure ? 'https' : 'http',
-      authority: route.authority,
-      requestId: this.requestId,
-      underscores: ctx.limits.underscoresInHeaders,
-      trace: ctx.trace,
-    });
-    if (strip) this.outgoingHeaders.push('x-forwarded-prefix', route.prefix);
+    this.outgoingHeaders = exchangeHeaders(ctx, downstream, route.authority, this.requestId, strip ? route.prefix : undefined);
   }
 
   get service(): string {
@@ -107,7 +94,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   start(): void {
     this.downstream.attach(this);
     const maintenance = this.#service.maintenance;
-    if (maintenance !== undefined && !this.#isHealthCheck()) {
+    if (maintenance !== undefined && !isHealthCheck(this.method, this.downstream.path, this.#service.config.health.path)) {
       this.status = sendMaintenance(this.downstream, { message: maintenance.message, page: maintenance.page, retryAfterS: Math.ceil(this.#service.config.maintenance.retryAfterMs / 1000) }, this.requestId);
       return this.#finish('baton:maintenance');
     }
@@ -120,7 +107,11 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     const gate = this.#service.gate;
     if (gate.open) return this.#dispatch(undefined);
     // Held. The health path still answers, so an outer load balancer keeps Baton in.
-    if (this.#isHealthCheck()) return this.#answerHealthyWhileHeld();
+    if (isHealthCheck(this.method, this.downstream.path, this.#service.config.health.path)) {
+      this.status = 200;
+      answerHealthy(this.downstream, this.method);
+      return this.#finish('ok');
+    }
     const ticket = gate.enqueue(this);
     if (ticket === 'overflow') {
       this.#ctx.observer.held?.(this.service, 'overflow', 0);
@@ -156,19 +147,6 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.#ctx.transport.dispatch(upstream, this, this);
   }
 
-  /**
-   * The retry rule, in one place: what cannot have reached the app is sent again (a refused
-   * connection, or one reset before the request went out), and a bodiless idempotent request
-   * reset before any answer (on a reused connection: the keep-alive race; or with another
-   * instance to go to). Once, and never after a body byte was read or an answer began.
-   */
-  #retryable(err: TransportError, others: boolean): boolean {
-    if (this.attempts >= MAX_ATTEMPTS || this.downstream.bodyStarted || this.downstream.responded) return false;
-    if (err.kind === 'refused') return true;
-    if (err.kind !== 'reset') return false;
-    return !err.requestSent || (this.body.kind === 'none' && IDEMPOTENT.has(this.method) && (err.reused || others));
-  }
-
   // --- ResponseHandler (the transport) -----------------------------------------------------------
 
   onRequestStart(controller: RequestController): void {
@@ -188,32 +166,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.#to('streaming');
     this.firstByteMs = performance.now() - this.#dispatchedAt;
     this.upstream!.served();
-    let headers = downstreamHeaders(head.headers, this.requestId);
-    let body: ResponseBody;
-    switch (head.body.kind) {
-      case 'none': {
-        // An answer to HEAD, or a 304, announces the length of the body it does not carry.
-        const declared = this.method === 'HEAD' || head.status === 304 ? Number(fieldValue(head.headers, 'content-length') ?? Number.NaN) : Number.NaN;
-        body = Number.isSafeInteger(declared) ? { kind: 'none', length: declared } : { kind: 'none' };
-        break;
-      }
-      case 'length':
-        body = { kind: 'length', length: head.body.length };
-        break;
-      default:
-        body = { kind: 'stream', codings: head.body.codings };
-    }
-    if (this.#service.config.notify.inject && body.kind !== 'none') {
-      const rewrite = injection(this.method, head.status, headers);
-      if (rewrite !== undefined) {
-        headers = rewrite.headers;
-        this.#injector = rewrite.injector;
-        body = { kind: 'stream', codings: [] };
-      }
-    }
     this.status = head.status;
-    if (this.#setCookie !== undefined) headers.push('set-cookie', this.#setCookie);
-    this.downstream.respond(head.status, head.reason, headers, body);
+    this.#injector = startResponse(this.downstream, head, this.method, this.requestId, this.#service.config.notify.inject, this.#setCookie);
     if (head.contentType !== undefined && head.contentType.startsWith('text/event-stream')) {
       this.isStream = true;
       this.downstream.flush();
@@ -243,26 +197,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   onResponseError(err: TransportError): void {
     this.#controller = undefined;
     this.#ctx.deadlines.remove(this);
-    const upstream = this.upstream!;
-    const release = this.#service.releaseOf(upstream);
-    const others = release !== undefined && release.available > (upstream.available ? 1 : 0);
-    // Passive health: an instance that refuses or resets before answering leaves the rotation
-    // for a while, unless it is the last one in it (then it is all there is to try).
-    if (this.state === 'waiting' && others && (err.kind === 'refused' || err.kind === 'reset')) {
-      const ms = upstream.eject();
-      this.#ctx.log.warn({ service: this.service, version: upstream.version, upstream: upstream.address, kind: err.kind, ejected_ms: ms }, 'instance ejected');
-    }
-    if (this.state === 'waiting' && this.#retryable(err, others)) {
-      upstream.untrack(this);
-      this.#ctx.observer.upstreamError?.(this.service, 'retry');
-      this.#ctx.log.debug({ service: this.service, request_id: this.requestId, err: err.message }, 'request retried');
-      return this.#dispatch(upstream);
-    }
-    this.#ctx.observer.upstreamError?.(this.service, err.kind);
-    this.#ctx.log.warn(
-      { service: this.service, request_id: this.requestId, kind: err.kind, version: upstream.version, upstream: upstream.address, err: err.message },
-      'upstream request failed',
-    );
+    if (tryAgain(this, err, this.#service, this.#ctx)) return this.#dispatch(this.upstream);
     this.#answer('bad_gateway', `upstream_error:${err.kind}`);
   }
 
@@ -330,18 +265,6 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.#finish(outcome);
   }
 
-  #isHealthCheck(): boolean {
-    return (this.method === 'GET' || this.method === 'HEAD') && pathOf(this.downstream.path) === this.#service.config.health.path;
-  }
-
-  #answerHealthyWhileHeld(): void {
-    this.status = 200;
-    this.downstream.respond(200, 'OK', ['content-type', 'text/plain', 'x-baton-held', '1'], { kind: 'length', length: 3 });
-    if (this.method !== 'HEAD') this.downstream.write(HEALTHY);
-    this.downstream.end();
-    this.#finish('ok');
-  }
-
   #abortUpstream(): void {
     this.#ctx.deadlines.remove(this);
     const controller = this.#controller;
@@ -366,5 +289,3 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.state = next;
   }
 }
-
-const HEALTHY = Buffer.from('ok\n');

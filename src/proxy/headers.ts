@@ -6,6 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { TraceContext } from './trace-context.js';
+import type { Downstream } from './downstream.js';
+import type { ExchangeContext } from './request-path.js';
 
 /** Hop-by-hop fields (RFC 9110 7.6.1), and the fields Baton sets itself, never passed on as sent. */
 const UPSTREAM_DROPPED = new Set([
@@ -125,6 +127,26 @@ export function upstreamHeaders(sent: readonly string[], ctx: ForwardedContext):
 }
 
 const NONE: readonly string[] = [];
+
+/**
+ * The fields an exchange sends upstream for the request of `downstream`, routed on `authority`:
+ * upstreamHeaders with what the socket says and the request path's settings, and
+ * X-Forwarded-Prefix when the route's prefix was stripped from the path (`strippedPrefix`).
+ */
+export function exchangeHeaders(ctx: ExchangeContext, downstream: Downstream, authority: string, requestId: string, strippedPrefix: string | undefined): string[] {
+  const remoteAddress = downstream.remoteAddress;
+  const out = upstreamHeaders(downstream.headers, {
+    remoteAddress,
+    trusted: ctx.trusted.has(remoteAddress),
+    proto: downstream.secure ? 'https' : 'http',
+    authority,
+    requestId,
+    underscores: ctx.limits.underscoresInHeaders,
+    trace: ctx.trace,
+  });
+  if (strippedPrefix !== undefined) out.push('x-forwarded-prefix', strippedPrefix);
+  return out;
+}
 
 /** Remove every `lowerName` field from a flat list (rare: a tracestate whose traceparent was replaced). */
 function dropField(fields: string[], lowerName: string): void {
