@@ -16,3 +16,10 @@ export function rawError(socket: Duplex, status: number, detail?: string, head =
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n${status === 503 ? 'retry-after: 1\r\n' : ''}\r\n${body}`,
   );
 }
+
+const HEAD = Buffer.from('HEAD ');
+
+/** Whether the request line in `buf` is a HEAD one (its refusal then carries no body). */
+export function isHead(buf: Buffer): boolean {
+  return buf.length >= HEAD.length && buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) === 0;
+}

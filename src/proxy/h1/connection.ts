@@ -1,13 +1,12 @@
 import type { Socket } from 'node:net';
 import { RequestHeadParser } from '../../http1/request-head.js';
 import type { RequestHead } from '../../http1/types.js';
-import { rawError } from '../raw-error.js';
+import { isHead, rawError } from '../raw-error.js';
 import { BodyReader } from './body-reader.js';
 import { H1Downstream, type H1Owner } from './downstream.js';
 import { tlsVersionOf } from '../tls-version.js';
 import type { H1Server } from './server.js';
-/** After Baton ends a connection, how long the client may take to close its side (lingering close). */
-const LINGER_MS = 2000;
+import { expiry } from './timeouts.js';
 
 /**
  * One client connection on Baton's own HTTP/1.1 path. It parses request heads with Baton's
@@ -110,11 +109,8 @@ export class H1Connection implements H1Owner {
         this.#handOff();
         return false;
       case 'reject':
-        this.#gone = true;
-        this.#server.forget(this);
         // The answer to a HEAD request has no body, even a refusal (RFC 9110 9.3.2).
-        rawError(this.socket, result.status, result.reason, isHead(buf));
-        this.#server.rejected(this.socket, result.status);
+        this.#refuse(result.status, result.reason, isHead(buf));
         return false;
       case 'head':
         break;
@@ -249,39 +245,27 @@ export class H1Connection implements H1Owner {
   /** Timeouts, checked every few hundred milliseconds by the server (one timer for all). */
   check(now: number): void {
     if (this.#gone) return;
-    const limits = this.#server.limits;
-    if (this.#closingSince !== 0) {
-      if (now - this.#closingSince > LINGER_MS) this.socket.destroy();
-      return;
+    const body = this.#body;
+    switch (expiry(now, this.#server, this.#closingSince, this.#headSince, this.#idleSince, this.#requestSince, this.#req === undefined && body === undefined, this.#buf !== undefined, body !== undefined)) {
+      case 'destroy':
+        return void this.socket.destroy();
+      case 'end':
+        return this.#end();
+      case 'head_timeout':
+        return this.#refuse(408, 'ERR_HTTP_REQUEST_TIMEOUT', false);
+      case 'body_timeout':
+        if (body!.req.responded) return void this.socket.destroy();
+        this.#refuse(408, 'ERR_HTTP_REQUEST_TIMEOUT', false);
+        body!.req.connectionClosed();
     }
-    if (this.#req === undefined && this.#body === undefined) {
-      if (this.#headSince !== 0) {
-        if (now - this.#headSince <= limits.headersTimeoutMs) return;
-        // Slow or silent client: a partial head is answered 408, a silent one just closed.
-        if (this.#buf !== undefined) {
-          this.#gone = true;
-          this.#server.forget(this);
-          rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
-          this.#server.rejected(this.socket, 408);
-        } else this.socket.destroy();
-        return;
-      }
-      if (limits.keepAliveTimeoutMs > 0 && now - this.#idleSince > limits.keepAliveTimeoutMs) this.socket.destroy();
-      // Handing over: a client that sent nothing for a while is not using this connection.
-      else if (this.#server.closing && now - this.#idleSince > this.#server.closingIdleMs) this.#end();
-      return;
-    }
-    // A body still arriving past request_timeout: the client is too slow (or stalling on purpose).
-    if (this.#body !== undefined && limits.requestTimeoutMs > 0 && now - this.#requestSince > limits.requestTimeoutMs) {
-      const req = this.#body.req;
-      if (!req.responded) {
-        this.#gone = true;
-        this.#server.forget(this);
-        rawError(this.socket, 408, 'ERR_HTTP_REQUEST_TIMEOUT');
-        this.#server.rejected(this.socket, 408);
-        req.connectionClosed();
-      } else this.socket.destroy();
-    }
+  }
+
+  /** Bytes refused before they were a request (the parser's rejection, a 408): answered, and the connection ends. */
+  #refuse(status: number, reason: string, head: boolean): void {
+    this.#gone = true;
+    this.#server.forget(this);
+    rawError(this.socket, status, reason, head);
+    this.#server.rejected(this.socket, status);
   }
 
   /** Idle (between requests): closed now. Busy ones end after their answer. */
@@ -312,11 +296,5 @@ export class H1Connection implements H1Owner {
 }
 
 const EMPTY = Buffer.alloc(0);
-const HEAD = Buffer.from('HEAD ');
-
-/** Whether the request line in `buf` is a HEAD one. */
-function isHead(buf: Buffer): boolean {
-  return buf.length >= HEAD.length && buf.compare(HEAD, 0, HEAD.length, 0, HEAD.length) === 0;
-}
 
 function ignore(): void {}
