@@ -10,6 +10,7 @@ import { createLogger, type LogFormat } from '../log/logger.js';
 import { LogOutput } from '../log/output.js';
 import { Takeover, FAULT_ENV } from '../upgrade/takeover.js';
 import { notifySystemd, removePidFile, writePidFile } from '../upgrade/systemd.js';
+import { tuneV8Heap } from '../runtime/v8-heap.js';
 
 export interface StartOptions {
   env: NodeJS.ProcessEnv;
@@ -28,6 +29,7 @@ export interface StartOptions {
  * exit code.
  */
 export async function runStart(config: Config, opts: StartOptions): Promise<number> {
+  tuneV8Heap();
   const takeover = Takeover.fromEnv(opts.env);
   const output = new LogOutput();
   const log = createLogger({ level: opts.logLevel, format: opts.logFormat, out: output, color: opts.color });

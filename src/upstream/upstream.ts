@@ -1,6 +1,7 @@
 import type { Instance } from '../runtime/runtime.js';
 import { ConnectionPool } from './pool.js';
 import type { UpstreamConnection } from './connection.js';
+import { InFlightList, type InFlight } from './in-flight.js';
 
 /** A proxied WebSocket pair, as the upstream sees it. */
 export interface TrackedSocket {
@@ -34,20 +35,6 @@ export interface DrainReport {
   ms: number;
 }
 
-/** What is in flight on an upstream: an exchange, as the drain sees it. */
-export interface InFlight {
-  /** A long-lived stream (server-sent events): ended at the drain grace, not waited for. */
-  readonly isStream: boolean;
-  cut(reason: CutReason): void;
-}
-
-/** Why the drain ends what is still in flight. */
-export type CutReason =
-  /** The grace is over for a long-lived stream: end it cleanly so the client reconnects. */
-  | 'grace'
-  /** The drain timeout: 504 if nothing was sent yet, else cut the stream. */
-  | 'timeout';
-
 const EJECT_MS = 1000;
 const EJECT_MAX_MS = 30_000;
 
@@ -74,7 +61,7 @@ export class Upstream {
   restarting: { crashes: number; at: number } | undefined = undefined;
   #ejectedUntil = 0;
   #ejections = 0;
-  #inflight = new Set<InFlight>();
+  #inflight = new InFlightList();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
   #quietWaiters: Array<() => void> = [];
@@ -135,7 +122,7 @@ export class Upstream {
 
   /** An exchange on this upstream is over (its answer ended or it was cut). Idempotent. */
   untrack(exchange: InFlight): void {
-    if (!this.#inflight.delete(exchange)) return;
+    if (!this.#inflight.remove(exchange)) return;
     if (this.#quietWaiters.length > 0 && this.#requests() === 0) {
       const waiters = this.#quietWaiters;
       this.#quietWaiters = [];
@@ -171,7 +158,7 @@ export class Upstream {
       local.abort();
     }
     let cut = 0;
-    for (const ex of [...this.#inflight]) {
+    for (const ex of this.#inflight.toArray()) {
       if (ex.isStream) continue;
       cut++;
       ex.cut('timeout');
@@ -180,9 +167,7 @@ export class Upstream {
   }
 
   #requests(): number {
-    let n = 0;
-    for (const ex of this.#inflight) if (!ex.isStream) n++;
-    return n;
+    return this.#inflight.count(false);
   }
 
   trackSocket(socket: TrackedSocket): void {
@@ -214,7 +199,7 @@ export class Upstream {
         if (this.#sockets.size === 0 && !this.#hasStreams()) return;
         await sleep(grace, graceOver);
         if (reprieve.aborted) return;
-        for (const ex of [...this.#inflight]) {
+        for (const ex of this.#inflight.toArray()) {
           if (ex.isStream) {
             report.streamsEnded++;
             ex.cut('grace');
@@ -230,7 +215,7 @@ export class Upstream {
       ]);
       report.reprieved = reprieve.aborted;
       if (timedOut && !reprieve.aborted) {
-        for (const ex of [...this.#inflight]) {
+        for (const ex of this.#inflight.toArray()) {
           report.cut++;
           ex.cut('timeout');
         }
@@ -251,8 +236,7 @@ export class Upstream {
   }
 
   #hasStreams(): boolean {
-    for (const ex of this.#inflight) if (ex.isStream) return true;
-    return false;
+    return this.#inflight.count(true) > 0;
   }
 
   #whenIdle(signal: AbortSignal): Promise<void> {
