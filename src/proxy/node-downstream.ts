@@ -131,8 +131,9 @@ export class NodeDownstream implements Downstream {
   #reqOnData = (chunk: Buffer): void => {
     this.#seen += chunk.length;
     if (this.#maxBody > 0 && this.#seen > this.#maxBody) {
+      const sink = this.#sink;
       this.#detachBody();
-      this.#sink?.onBodyError('too_large');
+      sink?.onBodyError('too_large');
       return;
     }
     this.bodyStarted = true;

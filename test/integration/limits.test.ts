@@ -98,6 +98,12 @@ describe('size limits', () => {
     expect(r.reply).toMatch(/^HTTP\/1\.1 413/);
   });
 
+  it('a chunked body growing past max_body is answered 413 when node:http reads it too (Expect: 100-continue)', async () => {
+    const chunk = 'a'.repeat(600);
+    const r = await rawExchange(baton.port, [`POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n`, 100, `258\r\n${chunk}\r\n`, 100, `258\r\n${chunk}\r\n`, 100, '0\r\n\r\n']);
+    expect(r.reply).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 413/);
+  });
+
   it('a body within max_body goes through', async () => {
     const r = await rawExchange(baton.port, [`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\nConnection: close\r\n\r\n${'a'.repeat(500)}`]);
     expect(r.reply).toMatch(/^HTTP\/1\.1 200/);
