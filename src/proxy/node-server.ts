@@ -11,10 +11,8 @@ import { tlsVersionOf } from './tls-version.js';
 
 export interface NodeServerOptions {
   secure: boolean;
-  /** The request path's limits, updated in place by a reload. */
+  /** The request path's limits, updated in place by a reload (the body bound is read per request). */
   limits: LimitsConfig;
-  /** Where the request body bound is read, per request. */
-  bodyLimits: Pick<LimitsConfig, 'maxBodyBytes'>;
   checkIntervalMs: number;
   path: RequestPath;
   upgrades: Upgrades;
@@ -33,14 +31,14 @@ export class NodeServer {
   readonly #secure: boolean;
   readonly #opts: NodeServerOptions;
   readonly #path: RequestPath;
-  readonly #bodyLimits: Pick<LimitsConfig, 'maxBodyBytes'>;
+  readonly #limits: LimitsConfig;
   readonly #connections = new NodeConnections((req, res) => this.#serve(req, res));
 
   constructor(opts: NodeServerOptions) {
     this.#opts = opts;
     this.#secure = opts.secure;
     this.#path = opts.path;
-    this.#bodyLimits = opts.bodyLimits;
+    this.#limits = opts.limits;
     const l = opts.limits;
     const node = http.createServer({
       keepAlive: true,
@@ -76,7 +74,7 @@ export class NodeServer {
   /** A request node:http read, once its turn on its connection has come (node-connections.ts). */
   #serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (this.#path.stopping) res.shouldKeepAlive = false;
-    this.#path.handle(new NodeDownstream(req, res, { secure: this.#secure, maxBody: this.#bodyLimits.maxBodyBytes }));
+    this.#path.handle(new NodeDownstream(req, res, { secure: this.#secure, maxBody: this.#limits.maxBodyBytes }));
   }
 
   #serverOnUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => this.#connections.takeOver(socket, () => this.#upgrade(req, socket, head));

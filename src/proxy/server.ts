@@ -142,7 +142,7 @@ export class ProxyServer {
 
   /** node:http for the connections Baton's HTTP/1.1 parser hands off. */
   #nodeServer(secure: boolean, checkIntervalMs: number): NodeServer {
-    return new NodeServer({ secure, limits: this.#limits, bodyLimits: this.#opts.limits, checkIntervalMs, path: this.#path, upgrades: this.#upgrades, observer: this.#observer, log: this.#log });
+    return new NodeServer({ secure, limits: this.#limits, checkIntervalMs, path: this.#path, upgrades: this.#upgrades, observer: this.#observer, log: this.#log });
   }
 
   /** Replace the routing table in one assignment (a reload). */

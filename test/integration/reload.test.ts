@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import net from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
@@ -189,4 +190,39 @@ describe('reload', () => {
     expect(report.body).toMatchObject({ global: ['limits'] });
     expect((await send(baton.port, 'web.test', '/echo', { method: 'POST', body: Buffer.alloc(2048, 97) })).status).toBe(413);
   });
+
+  it('a smaller max_body applies to requests node:http reads too (Expect: 100-continue, a chunked body)', async () => {
+    baton = await startBaton(configYaml({ web: WEB }));
+    expect(await continuedPost(baton.port, 2048)).toBe(200);
+    await reload(baton, configYaml({ web: WEB }, 'limits:\n  max_body: 1kb\n'));
+    expect(await continuedPost(baton.port, 2048)).toBe(413);
+    expect(await continuedPost(baton.port, 512)).toBe(200);
+  });
 });
+
+/**
+ * A chunked POST with Expect: 100-continue (which Baton's own parser leaves to node:http), on a
+ * raw socket: the body goes once the 100 came; resolves with the final status.
+ */
+function continuedPost(port: number, bytes: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let seen = '';
+    let sent = false;
+    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer in 10 s, got: ${JSON.stringify(seen)}`)));
+    socket.on('error', reject);
+    socket.write('POST /echo HTTP/1.1\r\nHost: web.test\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (!sent && seen.startsWith('HTTP/1.1 100 ')) {
+        sent = true;
+        socket.write(`${bytes.toString(16)}\r\n${'a'.repeat(bytes)}\r\n0\r\n\r\n`);
+      }
+      const final = /HTTP\/1\.1 ([2-5]\d\d) /.exec(seen.replace(/^HTTP\/1\.1 100 [^\n]*\r\n\r\n/, ''));
+      if (final !== null) {
+        socket.destroy();
+        resolve(Number(final[1]));
+      }
+    });
+  });
+}
