@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { RequestIds, downstreamHeaders, upstreamHeaders as upstreamList, type ForwardedContext } from '../../src/proxy/headers.js';
+import { RequestIds, downstreamHeaders, fieldValue, isName, lastFieldValue, upstreamHeaders as upstreamList, type ForwardedContext } from '../../src/proxy/headers.js';
 
 type Ctx = Omit<ForwardedContext, 'authority' | 'underscores'> & { underscores?: boolean };
 const untrusted: Ctx = { remoteAddress: '203.0.113.7', trusted: false, proto: 'http', requestId: 'rid-1' };
@@ -213,5 +213,33 @@ describe('downstreamHeaders', () => {
   it("keeps the app's own X-Request-Id and adds no second one", () => {
     const out = downstreamHeaders(['X-Request-ID', 'app-id', 'Content-Type', 'text/plain'], 'rid-42');
     expect(out).toEqual(['X-Request-ID', 'app-id', 'Content-Type', 'text/plain']);
+  });
+});
+
+describe('field names', () => {
+  it('match whatever the ASCII case a client sent', () => {
+    expect(isName('User-Agent', 'user-agent')).toBe(true);
+    expect(isName('USER-AGENT', 'user-agent')).toBe(true);
+    expect(isName('user-agent', 'user-agent')).toBe(true);
+    expect(isName('user-agenT', 'user-agent')).toBe(true);
+  });
+
+  it('do not match another name, a longer or shorter one, or a non-ASCII look-alike', () => {
+    expect(isName('user-agenu', 'user-agent')).toBe(false);
+    expect(isName('user-agents', 'user-agent')).toBe(false);
+    expect(isName('user-agen', 'user-agent')).toBe(false);
+    // Folding touches only A-Z: a bitwise | 0x20 would turn CR into '-' and '[' into '{'.
+    expect(isName('user\ragent', 'user-agent')).toBe(false);
+    expect(isName('a[', 'a{')).toBe(false);
+    // U+212A KELVIN SIGN lower-cases to 'k' in Unicode, but a field name is ASCII.
+    expect(isName('\u212Aeep-alive', 'keep-alive')).toBe(false);
+  });
+
+  it('fieldValue finds the first value and lastFieldValue the last, by name in any case', () => {
+    const fields = ['Host', 'a.test', 'X-Request-Id', 'first', 'x-request-id', 'second'];
+    expect(fieldValue(fields, 'x-request-id')).toBe('first');
+    expect(lastFieldValue(fields, 'x-request-id')).toBe('second');
+    expect(fieldValue(fields, 'user-agent')).toBeUndefined();
+    expect(lastFieldValue(fields, 'user-agent')).toBeUndefined();
   });
 });

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { BodyFraming, RequestHead } from '../../http1/types.js';
 import { chunkPrefix, lastChunk } from '../../http1/head-writer.js';
 import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from '../downstream.js';
+import { isName } from '../headers.js';
 
 /** What a request on an HTTP/1.1 connection needs from its connection. */
 export interface H1Owner {
@@ -101,7 +102,7 @@ export class H1Downstream implements Downstream {
     let dated = false;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
-      if (name.length === 4 && !dated) dated = name.toLowerCase() === 'date';
+      if (!dated) dated = isName(name, 'date');
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
     // The app's own Date wins, as with node:http.
