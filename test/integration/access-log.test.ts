@@ -118,6 +118,19 @@ describe('the access log', () => {
     expect(baton.output()).not.toContain('"kind":"http"');
   });
 
+  it('gives each line its own request\'s fields: capitalised names are read, nothing is left from the line before', async () => {
+    baton = await startBaton(configYaml({ web: {} }, accessLog()));
+    const file = path.join(baton.dir, 'access.log');
+    expect((await get(`${baton.url}/version`, { 'User-Agent': 'Capital/2.0', 'X-Request-Id': 'client-id-1' })).status).toBe(200);
+    const second = await get(`${baton.url}/version?again=1`);
+    expect(second.status).toBe(200);
+    const [first, next] = await linesOf(file, 2);
+    expect(first).toMatchObject({ user_agent: 'Capital/2.0', request_id: 'client-id-1', path: '/version' });
+    expect(next).toMatchObject({ user_agent: null, request_id: second.headers['x-request-id'], path: '/version' });
+    expect(next!.request_id).not.toBe('client-id-1');
+    expect(next!.traceparent).not.toBe(first!.traceparent);
+  });
+
   it('keeps the query with include_query, and with sample 0 logs only what went wrong', async () => {
     baton = await startBaton(configYaml({ web: { hosts: ['app.test'] } }, accessLog('  sample: 0\n  include_query: true\n')));
     const file = path.join(baton.dir, 'access.log');
