@@ -7,6 +7,7 @@
  *   kind          'direct' | 'nginx' | 'haproxy' | 'baton' | 'proxy'
  *   node          Baton on a Node of this major version instead of the bench Node
  *   metrics       false: Baton with the metrics observer off the request path
+ *   nodeArgs      Node options for Baton's process (e.g. a cap on V8's young generation)
  *   top, service  YAML added to Baton's config at the top level / under the service
  *   script        kind 'proxy': the comparison proxy in bench/proxies/ (run on the bench Node)
  *   workloads     only these workloads (default: every one)
@@ -26,6 +27,10 @@ export const CONFIGS = [
   { id: 'baton-accesslog', label: 'Baton (Node {node}), access log', kind: 'baton', top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'] },
   // The same lines written to /dev/null: the access log's own cost without the file system's.
   { id: 'baton-accesslog-null', label: 'Baton (Node {node}), access log to /dev/null', kind: 'baton', top: 'access_log:\n  path: /dev/null', workloads: ['get', 'post-1k'], byDefault: false },
+  // baton and baton-accesslog with V8's young generation capped (16 MiB semi-spaces instead of the default
+  // that grows to 64 MiB under load): what the cap does to throughput, p99 and RSS, log on and off.
+  { id: 'baton-semi16', label: 'Baton (Node {node}), --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], workloads: ['get', 'post-1k'], byDefault: false },
+  { id: 'baton-accesslog-semi16', label: 'Baton (Node {node}), access log, --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
   { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },

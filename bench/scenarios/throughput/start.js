@@ -45,7 +45,7 @@ export async function startConfig(config, { upstream, nodes }) {
       if (node === undefined) return { why: `no Node ${config.node} here (--baton-node PATH names one)` };
       const httpsPort = config.tls === true ? await freePort() : undefined;
       const top = [config.top, httpsPort === undefined ? undefined : batonTlsYaml(httpsPort)].filter((t) => t !== undefined).join('\n');
-      const b = await startBaton({ node: node.bin, metrics: config.metrics !== false, top, service: config.service, command: [nodes.bench.bin, UPSTREAM] });
+      const b = await startBaton({ node: node.bin, nodeArgs: config.nodeArgs, metrics: config.metrics !== false, top, service: config.service, command: [nodes.bench.bin, UPSTREAM] });
       if (httpsPort !== undefined) await waitForPort(httpsPort);
       const ports = httpsPort === undefined ? { http: b.port } : { http: b.port, https: httpsPort };
       return { id: config.id, label: label(node), node: node.version, ports, pids: () => [b.pid], stop: () => b.stop() };
