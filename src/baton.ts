@@ -17,7 +17,7 @@ import { bringUp, listenError } from './bring-up.js';
 import { waitHealthy, probe } from './upstream/health.js';
 import { Metrics } from './metrics.js';
 import { BatonError } from './errors.js';
-import { validateVersion } from './config/schema.js';
+import { validateVersion } from './config/values.js';
 import { stopLeftoverApps } from './runtime/leftovers.js';
 import { readMaintenancePage } from './maintenance.js';
 import { upgrade, type UpgradeDone, type UpgradeEvent, type UpgradeHost } from './upgrade/handover.js';
