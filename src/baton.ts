@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config, ServiceConfig } from './config/types.js';
 import type { Instance, Runtime } from './runtime/runtime.js';
-import { Service, type Supervision } from './service.js';
+import { Service } from './service.js';
+import type { Supervision } from './supervision.js';
 import { SwapTracker } from './swap/tracker.js';
 import { ProxyServer } from './proxy/server.js';
 import { NoticeHub } from './notify/hub.js';
