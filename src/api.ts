@@ -45,6 +45,7 @@ export interface ApiParts {
   tls(): TlsEdge | undefined;
 }
 
+/** The control API of one running Baton; the control server calls it, the CLI reaches it through that. */
 export class BatonApi implements ControlApi {
   readonly #p: ApiParts;
 

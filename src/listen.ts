@@ -24,7 +24,7 @@ export async function listenPublic(proxy: ProxyServer, tls: TlsEdge | undefined,
 }
 
 /** A listen error as the operator needs it: which key, which address, what to do. */
-export function listenError(err: NodeJS.ErrnoException, key: string, at: { host: string; port: number }): BatonError {
+function listenError(err: NodeJS.ErrnoException, key: string, at: { host: string; port: number }): BatonError {
   const address = at.host.includes(':') ? `[${at.host}]:${at.port}` : `${at.host}:${at.port}`;
   const details = { key, address };
   if (err.code === 'EADDRINUSE') return new BatonError('LISTEN_FAILED', `${key}: ${address} is already in use`, { cause: err, details });

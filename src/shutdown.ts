@@ -78,14 +78,14 @@ export function abandon(p: RunningParts): void {
 }
 
 /** Let every release of `services` finish its requests, for at most the longest drain timeout. */
-export async function drainAll(services: readonly Service[]): Promise<void> {
+async function drainAll(services: readonly Service[]): Promise<void> {
   const drainMs = Math.max(0, ...services.map((s) => s.config.drain.timeoutMs));
   const deadline = AbortSignal.timeout(drainMs);
   await Promise.all(services.flatMap((s) => s.releases().map((r) => r.drain({ timeoutMs: drainMs, websocketGraceMs: 0, signal: deadline }))));
 }
 
 /** Close every upstream and stop the instances that do not outlive Baton (processes), then the runtimes. */
-export async function stopInstances(services: readonly Service[], stopGraceMs: number): Promise<void> {
+async function stopInstances(services: readonly Service[], stopGraceMs: number): Promise<void> {
   await Promise.all(
     services.flatMap((s) =>
       s.upstreams().map(async (u) => {
@@ -98,7 +98,7 @@ export async function stopInstances(services: readonly Service[], stopGraceMs: n
 }
 
 /** Close every upstream and runtime, stopping no instance: another Baton has them now (or keeps them). */
-export function letGoOfInstances(services: readonly Service[]): void {
+function letGoOfInstances(services: readonly Service[]): void {
   for (const s of services) {
     for (const u of s.upstreams()) u.close();
     s.runtime.close?.();

@@ -10,6 +10,7 @@ import type { Service } from '../service.js';
 import { endCanary, promote, startCanary, swap, type SwapDeps, type SwapEvent } from './swap.js';
 import type { SwapTracker } from './tracker.js';
 
+/** deploy, rollback and promote, given the service; the tracker keeps them one at a time. */
 export class SwapCommands {
   readonly #swaps: SwapTracker;
   readonly #deps: () => SwapDeps;

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { Gate } from './gate.js';
 
+/** One service's pause: its timer and when it ends, over the service's gate. */
 export class Pause {
   readonly #gate: Gate;
   readonly #log: Logger;

@@ -24,6 +24,7 @@ export interface UpgraderOptions {
   finish(): Promise<void>;
 }
 
+/** The one upgrade of this process: refused while another runs, kept once handed over. */
 export class Upgrader {
   readonly #opts: UpgraderOptions;
   #running: Promise<UpgradeDone> | undefined;
