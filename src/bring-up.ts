@@ -6,7 +6,8 @@
  */
 import type { Instance } from './runtime/runtime.js';
 import type { Service } from './service.js';
-import type { SavedService } from './state/store.js';
+import type { SavedService, SavedState } from './state/store.js';
+import { readMaintenancePage } from './maintenance.js';
 import { startRelease, type SwapDeps } from './swap/swap.js';
 import { Release } from './upstream/release.js';
 import { Upstream } from './upstream/upstream.js';
@@ -76,19 +77,30 @@ export async function bringUp(service: Service, remembered: SavedService | undef
   void removing.catch((err: unknown) => log.warn({ err }, 'stale instances not removed'));
 }
 
+/**
+ * Bring every service up in parallel (Baton is ready only when all are), each held at its gate
+ * meanwhile: its requests wait as in a swap's hold. A service in maintenance when Baton stopped
+ * is so again. `ready` runs once all are up, before any gate opens (a successor accepts then).
+ */
+export async function bringUpAll(services: readonly Service[], saved: SavedState, deps: Pick<SwapDeps, 'health' | 'signal' | 'stopGraceMs'>, opts: { adoptOnly: boolean; ready: (() => Promise<void>) | undefined }): Promise<void> {
+  for (const s of services) s.gate.hold('swap');
+  try {
+    await Promise.all(
+      services.map(async (s) => {
+        const remembered = saved.services[s.name];
+        await bringUp(s, remembered, deps, { adoptOnly: opts.adoptOnly });
+        if (remembered?.maintenance !== undefined) s.setMaintenance({ ...remembered.maintenance, page: await readMaintenancePage(s) });
+      }),
+    );
+    await opts.ready?.();
+  } finally {
+    for (const s of services) s.gate.release('swap');
+  }
+}
+
 async function isUp(instance: Instance, service: Service): Promise<boolean> {
   const status = await probe(instance.host, instance.port, service.config.health.path, service.config.health.timeoutMs);
   if (typeof status !== 'number' || status < 200 || status >= 300) return false;
   const native = await instance.nativeHealth();
   return native === 'healthy' || native === 'none';
-}
-
-/** A listen error as the operator needs it: which key, which address, what to do. */
-export function listenError(err: NodeJS.ErrnoException, key: string, at: { host: string; port: number }): BatonError {
-  const address = at.host.includes(':') ? `[${at.host}]:${at.port}` : `${at.host}:${at.port}`;
-  const details = { key, address };
-  if (err.code === 'EADDRINUSE') return new BatonError('LISTEN_FAILED', `${key}: ${address} is already in use`, { cause: err, details });
-  if (err.code === 'EACCES') return new BatonError('LISTEN_FAILED', `${key}: ${address} needs privileges to bind (a port below 1024?)`, { cause: err, details });
-  if (err.code === 'EADDRNOTAVAIL') return new BatonError('LISTEN_FAILED', `${key}: ${address} is not an address of this machine`, { cause: err, details });
-  return new BatonError('LISTEN_FAILED', `${key}: cannot listen on ${address}: ${err.message}`, { cause: err, details });
 }

@@ -1,75 +1,19 @@
 import type { Logger } from 'pino';
 import type { ServiceConfig } from './config/types.js';
-import type { Instance, Runtime } from './runtime/runtime.js';
+import type { Runtime } from './runtime/runtime.js';
 import { Gate } from './swap/gate.js';
+import { Pause } from './swap/pause.js';
 import type { Release } from './upstream/release.js';
 import type { Upstream } from './upstream/upstream.js';
-import { HealthMonitor, type Probe } from './upstream/monitor.js';
-import { Supervisor } from './upstream/supervisor.js';
-import type { HealthResult } from './upstream/health.js';
 import { BatonError } from './errors.js';
+import { serviceStatus, type ServiceStatus, type SwapProgress } from './service-status.js';
+import { ReleaseSupervision, type Supervision } from './supervision.js';
 
 /** Which side of a canary a request is on. */
 export type Side = 'stable' | 'canary';
 
-/** What keeps a serving release whole: running health checks and the replacement of crashed instances. */
-export interface Supervision {
-  probe: Probe;
-  health: (instance: Instance, health: ServiceConfig['health'], signal: AbortSignal) => Promise<HealthResult>;
-  stopGraceMs: number;
-  /** The instances serving changed (a crashed one replaced): remember them. */
-  changed?: () => void;
-}
-
 export type ServiceState = 'serving' | 'swapping' | 'migrating' | 'paused' | 'maintenance';
 export type SwapKind = 'deploy' | 'rollback' | 'canary' | 'promote';
-
-/** The body of one service in GET /v1/status (the contract's fields first). */
-export interface ServiceStatus {
-  state: ServiceState;
-  active: { version: string; address: string; id: string } | null;
-  previous: { version: string } | null;
-  inflight: number;
-  queued: number;
-  /** Whether every instance of the active version runs and passes its health checks. */
-  healthy: boolean;
-  /** The active version's instances. */
-  replicas: ReplicaStatus[];
-  canary: { version: string; percent: number; replicas: ReplicaStatus[] } | null;
-  websockets: number;
-  hosts: string[];
-  paths: string[];
-  swapping: (SwapProgress & { elapsed_ms: number }) | null;
-  maintenance: { message: string; since: string } | null;
-  paused_until: string | null;
-  draining: Array<{ version: string; inflight: number; websockets: number }>;
-}
-
-export interface ReplicaStatus {
-  address: string;
-  id: string;
-  healthy: boolean;
-  inflight: number;
-  restarts: number;
-  /** Out of the rotation for a backoff after a failed connection (passive health). */
-  ejected: boolean;
-  /** The slot's instance exited and supervision waits to replace it: crashes in a row (0: running). */
-  crashes_in_a_row: number;
-  /** When the replacement is due (ISO time), while it waits its backoff; else null. */
-  restart_at: string | null;
-}
-
-/** The swap in progress, as status shows it (the CLI prints it while a deploy waits). */
-export interface SwapProgress {
-  version: string;
-  kind: SwapKind;
-  /** The step under way (the steps completed are in the deploy's event stream), and since when (epoch ms). */
-  step: string;
-  step_started_at: number;
-  /** Health probes sent so far, and what the last one said. */
-  probes: number;
-  last_probe: string | null;
-}
 
 export interface Maintenance {
   message: string;
@@ -101,16 +45,13 @@ export class Service {
   readonly log: Logger;
   #active: Release | undefined;
   #canary: { release: Release; percent: number } | undefined;
-  readonly #monitors = new Map<Release, HealthMonitor>();
-  readonly #supervision: Supervision | undefined;
-  readonly #supervisor: Supervisor | undefined;
+  readonly #supervision: ReleaseSupervision | undefined;
   /** A swap watches this release for deaths itself (it reverts): supervision leaves it alone. */
   #watchedBySwap: Release | undefined;
   /** The version active before the last switch: what `rollback` goes back to. */
   #previous: string | undefined;
   #swap: SwapProgress | undefined;
-  #pauseTimer: NodeJS.Timeout | undefined;
-  #pausedUntil: number | undefined;
+  readonly #pause: Pause;
   #draining = new Set<Release>();
   /** Baton is stopping: instances exiting now were asked to. */
   #stopping = false;
@@ -123,17 +64,14 @@ export class Service {
     this.runtime = runtime;
     this.log = log;
     this.gate = new Gate({ timeoutMs: config.hold.timeoutMs, maxQueued: config.hold.maxQueued });
-    this.#supervision = supervision;
-    this.#supervisor =
+    this.#pause = new Pause(this.gate, log);
+    this.#supervision =
       supervision === undefined
         ? undefined
-        : new Supervisor({
+        : new ReleaseSupervision(supervision, {
             target: () => ({ runtime: this.runtime, health: this.config.health }),
             serving: (r) => !this.#stopping && r !== this.#watchedBySwap && (r === this.#active || r === this.#canary?.release),
-            health: supervision.health,
-            stopGraceMs: supervision.stopGraceMs,
-            log: log.child({ component: 'supervisor' }),
-            ...(supervision.changed === undefined ? {} : { changed: supervision.changed }),
+            log,
           });
   }
 
@@ -150,7 +88,12 @@ export class Service {
 
   /** The pause under way: until when (epoch ms; null: until resume). */
   get paused(): { until: number | null } | undefined {
-    return this.gate.isHeldBy('pause') ? { until: this.#pausedUntil ?? null } : undefined;
+    return this.#pause.current;
+  }
+
+  /** When the last pause with a timeout was due to end (epoch ms), until resume() clears it. */
+  get pausedUntil(): number | undefined {
+    return this.#pause.until;
   }
 
   get canary(): { release: Release; percent: number } | undefined {
@@ -209,14 +152,14 @@ export class Service {
   /** A canary: `percent` of clients go to `release` while the active release keeps the rest. */
   startCanary(release: Release, percent: number): void {
     this.#canary = { release, percent };
-    this.#serve(release);
+    this.#supervision?.serve(release); // probed, its dead instances replaced
   }
 
   /** The canary ends (rolled back): its clients go back to the active release. Returns it, to drain. */
   endCanary(): Release | undefined {
     const canary = this.#canary?.release;
     this.#canary = undefined;
-    if (canary !== undefined) this.#retire(canary);
+    if (canary !== undefined) this.#supervision?.retire(canary);
     return canary;
   }
 
@@ -239,7 +182,7 @@ export class Service {
     if (this.#canary?.release === release) this.#canary = undefined; // promoted
     if (replaced !== undefined && replaced.version !== release.version) this.#previous = replaced.version;
     const holdMs = this.gate.release('swap') ?? 0;
-    if (replaced !== undefined) this.#retire(replaced);
+    if (replaced !== undefined) this.#supervision?.retire(replaced);
     return { replaced, released, holdMs };
   }
 
@@ -253,29 +196,13 @@ export class Service {
     this.#setActive(release);
     this.#previous = previous;
     const holdMs = this.gate.release('swap') ?? 0;
-    if (failed !== undefined && failed !== release) this.#retire(failed);
+    if (failed !== undefined && failed !== release) this.#supervision?.retire(failed);
     return holdMs;
   }
 
   #setActive(release: Release): void {
     this.#active = release;
-    this.#serve(release);
-  }
-
-  /** `release` serves: probe it, and replace its instances that die. */
-  #serve(release: Release): void {
-    const supervision = this.#supervision;
-    if (supervision === undefined || this.#monitors.has(release)) return;
-    const monitor = new HealthMonitor(release, () => this.config.health, supervision.probe, this.log.child({ component: 'health' }));
-    this.#monitors.set(release, monitor);
-    monitor.start();
-    this.#supervisor!.watch(release);
-  }
-
-  /** `release` no longer serves new requests: stop probing it (supervision sees it is not serving). */
-  #retire(release: Release): void {
-    this.#monitors.get(release)?.stop();
-    this.#monitors.delete(release);
+    this.#supervision?.serve(release); // probed, its dead instances replaced
   }
 
   /** Take the swap lock or fail with 409 naming the swap that holds it. */
@@ -294,31 +221,12 @@ export class Service {
 
   /** Hold new requests until resume(), or until `timeoutMs` has passed when given. */
   pause(timeoutMs?: number): void {
-    clearTimeout(this.#pauseTimer);
-    this.#pauseTimer = undefined;
-    this.#pausedUntil = undefined;
-    // A pause's own timeout bounds how long its requests wait (it resumes them then); without
-    // one, hold.timeout does (issue 15: a 30 s pause answered 503 after 10 s).
-    this.gate.hold('pause', timeoutMs === undefined ? undefined : Number.POSITIVE_INFINITY);
-    if (timeoutMs !== undefined) {
-      this.#pausedUntil = Date.now() + timeoutMs;
-      this.#pauseTimer = setTimeout(() => {
-        this.log.info({ timeout_ms: timeoutMs }, 'pause timed out; resumed');
-        this.resume();
-      }, timeoutMs);
-    }
-    this.log.info({ timeout_ms: timeoutMs ?? null }, 'service paused');
+    this.#pause.start(timeoutMs);
   }
 
   /** Release the pause; returns how many held requests were released. */
   resume(): number {
-    clearTimeout(this.#pauseTimer);
-    this.#pauseTimer = undefined;
-    this.#pausedUntil = undefined;
-    const queued = this.gate.queued;
-    const heldMs = this.gate.release('pause');
-    this.log.info({ released: queued, held_ms: heldMs ?? null }, 'service resumed');
-    return queued;
+    return this.#pause.end();
   }
 
   trackDraining(release: Release): () => void {
@@ -339,51 +247,20 @@ export class Service {
     return this.releases().flatMap((r) => r.upstreams);
   }
 
+  /** Releases being drained (replaced, still finishing their requests). */
+  get draining(): Release[] {
+    return [...this.#draining];
+  }
+
   status(): ServiceStatus {
-    const a = this.#active;
-    const releases = this.releases();
-    const first = a?.upstreams[0];
-    const canary = this.#canary;
-    return {
-      state: this.state,
-      active: a === undefined || first === undefined ? null : { version: a.version, address: first.address, id: first.instance.id },
-      previous: this.#previous === undefined ? null : { version: this.#previous },
-      inflight: releases.reduce((n, r) => n + r.inflight, 0),
-      queued: this.gate.queued,
-      healthy: a !== undefined && a.upstreams.every((u) => u.healthy && u.instance.exitInfo === undefined),
-      replicas: a === undefined ? [] : replicaStatus(a),
-      canary: canary === undefined ? null : { version: canary.release.version, percent: canary.percent, replicas: replicaStatus(canary.release) },
-      websockets: releases.reduce((n, r) => n + r.websockets, 0),
-      hosts: this.config.hosts,
-      paths: this.config.paths,
-      swapping: this.#swap === undefined ? null : { ...this.#swap, elapsed_ms: Date.now() - this.#swap.step_started_at },
-      maintenance: this.#maintenance === undefined ? null : { message: this.#maintenance.message, since: new Date(this.#maintenance.since).toISOString() },
-      paused_until: this.#pausedUntil === undefined ? null : new Date(this.#pausedUntil).toISOString(),
-      draining: [...this.#draining].map((r) => ({ version: r.version, inflight: r.inflight, websockets: r.websockets })),
-    };
+    return serviceStatus(this);
   }
 
   /** Baton is stopping: let held requests go (to whatever is active) and stop the timers. */
   shutdown(): void {
     this.#stopping = true;
-    this.#supervisor?.stop();
-    for (const m of this.#monitors.values()) m.stop();
-    this.#monitors.clear();
-    clearTimeout(this.#pauseTimer);
-    this.gate.release('pause');
+    this.#supervision?.stop();
+    this.#pause.stop();
     this.gate.release('swap');
   }
-}
-
-function replicaStatus(release: Release): ReplicaStatus[] {
-  return release.upstreams.map((u) => ({
-    address: u.address,
-    id: u.instance.id,
-    healthy: u.healthy && u.instance.exitInfo === undefined,
-    inflight: u.inflight,
-    restarts: u.restarts,
-    ejected: u.ejected,
-    crashes_in_a_row: u.restarting?.crashes ?? 0,
-    restart_at: u.restarting === undefined ? null : new Date(u.restarting.at).toISOString(),
-  }));
 }

@@ -8,7 +8,8 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { isAlias, isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { BatonError } from '../errors.js';
-import { configSchema, describeValue, type RawConfig } from './schema.js';
+import { configSchema, type RawConfig } from './schema.js';
+import { describeValue } from './values.js';
 import type { Config } from './types.js';
 import { resolveTlsPaths } from './tls-schema.js';
 

@@ -1,15 +1,14 @@
 /**
  * The `tls:` section and the per-service `hsts:` key, as zod schemas, and the TLS part of the
  * typed config. Kept apart from schema.ts so the edge (issue 11) reads in one place; schema.ts
- * hooks them in and load.ts resolves the paths here against the config file's folder.
- *
- * Self-contained on purpose (its own small leaf helper): schema.ts imports this file, so this
- * file must not import schema.ts back.
+ * and service-schema.ts hook them in and load.ts resolves the paths here against the config
+ * file's folder. Built from the same blocks (leaf.ts) and leaf values (values.ts) as they are.
  */
-import { isIP, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { Expected, leaf, strict } from './leaf.js';
+import { MAX_DURATION_MS, parseHostPort } from './values.js';
 
 export interface TlsCertificateFiles {
   /** Absolute path of the PEM certificate chain (leaf first). */
@@ -54,53 +53,17 @@ export interface HstsConfig {
   preload: boolean;
 }
 
-class Expected {
-  constructor(readonly text: string) {}
-}
-
-function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (value === null) return 'an empty value';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  return typeof value === 'object' ? 'a mapping' : typeof value;
-}
-
-function leaf<T>(convert: (input: unknown) => T | Expected) {
-  return z.unknown().transform((input, ctx): T => {
-    const out = convert(input);
-    if (!(out instanceof Expected)) return out;
-    const got = input === undefined ? 'but the key is missing' : `got ${describe(input)}`;
-    ctx.addIssue({ code: 'custom', message: `expected ${out.text}, ${got}`, input });
-    return z.NEVER;
-  });
-}
-
-function strict<T extends z.ZodRawShape>(shape: T) {
-  const known = Object.keys(shape).join(', ');
-  return z.strictObject(shape, { error: (issue) => (issue.code === 'unrecognized_keys' ? `expected one of ${known}` : undefined) });
-}
-
-function duration(fallback: string, min = 0) {
+/** A duration with a floor of `min` ms (leaf.ts's `duration` knows only "above 0"). */
+function durationAtLeast(fallback: string, min = 0) {
   return leaf((input) => {
     const ms = typeof input === 'string' ? parseDuration(input) : undefined;
     if (ms === undefined) return new Expected('a duration like "10s"');
     if (ms < min) return new Expected(`a duration of at least ${min}ms`);
-    return ms <= 2_147_483_647 ? ms : new Expected('a duration of at most 596h');
+    return ms <= MAX_DURATION_MS ? ms : new Expected('a duration of at most 596h');
   }).prefault(fallback);
 }
 
-const LABEL = '[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?';
-const HOSTNAME_RE = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
-
-const listenSchema = leaf((input) => {
-  const m = typeof input === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(input) : null;
-  const port = Number(m?.[3]);
-  const host = m?.[1] ?? m?.[2];
-  const ok = m !== null && host !== undefined && port <= 65_535 && (m[1] !== undefined ? isIPv6(host) : isIP(host) !== 0 || HOSTNAME_RE.test(host.toLowerCase()));
-  return ok ? { host, port } : new Expected('host:port like "127.0.0.1:8443"');
-});
+const listenSchema = leaf((input) => (typeof input === 'string' ? parseHostPort(input) : undefined) ?? new Expected('host:port like "127.0.0.1:8443"'));
 
 const fileSchema = leaf((v) => (typeof v === 'string' && v !== '' ? v : new Expected('a file path')));
 
@@ -127,8 +90,8 @@ const acmeSchema = strict({
   challenge: z.enum(['http-01', 'tls-alpn-01']).default('http-01'),
   storage: fileSchema.prefault('./acme'),
   renew_remaining: shareSchema.prefault(1 / 3),
-  retry_after: duration('1m', 100),
-  check_interval: duration('12h', 1000),
+  retry_after: durationAtLeast('1m', 100),
+  check_interval: durationAtLeast('12h', 1000),
 }).transform(
   (a): AcmeConfig => ({
     directory: a.directory,
@@ -142,7 +105,7 @@ const acmeSchema = strict({
   }),
 );
 
-const ticketsSchema = strict({ enabled: z.boolean().default(true), rotate: duration('12h', 1000) })
+const ticketsSchema = strict({ enabled: z.boolean().default(true), rotate: durationAtLeast('12h', 1000) })
   .transform((t) => ({ enabled: t.enabled, rotateMs: t.rotate }))
   .prefault({});
 

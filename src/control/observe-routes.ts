@@ -15,7 +15,7 @@ import type { LiveEvent } from '../observe/live.js';
 import type { HistoryKind } from '../observe/history-entry.js';
 import { MAX_QUERY } from '../observe/history.js';
 import { dashboardAsset } from '../dashboard/assets.js';
-import { methodNotAllowed, sendError, sendJson } from './server.js';
+import { methodNotAllowed, sendError, sendJson } from './reply.js';
 
 const DASHBOARD = '/dashboard';
 const KINDS: readonly HistoryKind[] = ['deploy', 'rollback', 'promote', 'canary', 'pause', 'resume', 'maintenance', 'reload', 'upgrade'];

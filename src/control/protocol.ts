@@ -1,7 +1,7 @@
 /**
  * The control API's wire types, shared by the server (control/server.ts) and the CLI.
  */
-import type { ServiceStatus } from '../service.js';
+import type { ServiceStatus } from '../service-status.js';
 import type { SwapEvent } from '../swap/swap.js';
 import type { Instance } from '../runtime/runtime.js';
 import type { LogRecord } from './logs.js';

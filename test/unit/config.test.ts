@@ -5,7 +5,7 @@ import { describe, it, expect } from 'vitest';
 import { stringify } from 'yaml';
 import { formatDuration, parseDuration } from '../../src/config/duration.js';
 import { loadConfig, parseConfig, type ConfigProblem } from '../../src/config/load.js';
-import { validateVersion } from '../../src/config/schema.js';
+import { validateVersion } from '../../src/config/values.js';
 import type { Config } from '../../src/config/types.js';
 import { BatonError, isBatonError } from '../../src/errors.js';
 
