@@ -7,8 +7,7 @@
  */
 import type { BodyFraming, ResponseHead } from '../http1/types.js';
 import type { Service, Side } from '../service.js';
-import type { Upstream } from '../upstream/upstream.js';
-import type { CutReason, InFlight, InFlightList } from '../upstream/in-flight.js';
+import type { Upstream, InFlight, CutReason } from '../upstream/upstream.js';
 import type { RequestController, ResponseHandler, TransportError } from '../upstream/transport.js';
 import type { HoldOutcome, Waiter } from '../swap/gate.js';
 import type { BodyError, BodySink, Downstream, DownstreamEvents } from './downstream.js';
@@ -44,10 +43,6 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   deadlineNext: DeadlineEntry | undefined = undefined;
   deadlineAt = 0;
   deadlineList: DeadlineList | undefined = undefined;
-  // InFlight: the upstream's list of what is in flight on it.
-  inFlightPrev: InFlight | undefined = undefined;
-  inFlightNext: InFlight | undefined = undefined;
-  inFlightList: InFlightList | undefined = undefined;
 
   state: ExchangeState = 'new';
   upstream: Upstream | undefined;

@@ -1,7 +1,6 @@
 import type { Instance } from '../runtime/runtime.js';
 import { ConnectionPool } from './pool.js';
 import type { UpstreamConnection } from './connection.js';
-import { InFlightList, type InFlight } from './in-flight.js';
 
 /** A proxied WebSocket pair, as the upstream sees it. */
 export interface TrackedSocket {
@@ -35,6 +34,20 @@ export interface DrainReport {
   ms: number;
 }
 
+/** What is in flight on an upstream: an exchange, as the drain sees it. */
+export interface InFlight {
+  /** A long-lived stream (server-sent events): ended at the drain grace, not waited for. */
+  readonly isStream: boolean;
+  cut(reason: CutReason): void;
+}
+
+/** Why the drain ends what is still in flight. */
+export type CutReason =
+  /** The grace is over for a long-lived stream: end it cleanly so the client reconnects. */
+  | 'grace'
+  /** The drain timeout: 504 if nothing was sent yet, else cut the stream. */
+  | 'timeout';
+
 const EJECT_MS = 1000;
 const EJECT_MAX_MS = 30_000;
 
@@ -61,7 +74,7 @@ export class Upstream {
   restarting: { crashes: number; at: number } | undefined = undefined;
   #ejectedUntil = 0;
   #ejections = 0;
-  #inflight = new InFlightList();
+  #inflight = new Set<InFlight>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
   #quietWaiters: Array<() => void> = [];
@@ -122,7 +135,7 @@ export class Upstream {
 
   /** An exchange on this upstream is over (its answer ended or it was cut). Idempotent. */
   untrack(exchange: InFlight): void {
-    if (!this.#inflight.remove(exchange)) return;
+    if (!this.#inflight.delete(exchange)) return;
     if (this.#quietWaiters.length > 0 && this.#requests() === 0) {
       const waiters = this.#quietWaiters;
       this.#quietWaiters = [];
@@ -158,7 +171,7 @@ export class Upstream {
       local.abort();
     }
     let cut = 0;
-    for (const ex of this.#inflight.toArray()) {
+    for (const ex of [...this.#inflight]) {
       if (ex.isStream) continue;
       cut++;
       ex.cut('timeout');
@@ -167,7 +180,9 @@ export class Upstream {
   }
 
   #requests(): number {
-    return this.#inflight.count(false);
+    let n = 0;
+    for (const ex of this.#inflight) if (!ex.isStream) n++;
+    return n;
   }
 
   trackSocket(socket: TrackedSocket): void {
@@ -199,7 +214,7 @@ export class Upstream {
         if (this.#sockets.size === 0 && !this.#hasStreams()) return;
         await sleep(grace, graceOver);
         if (reprieve.aborted) return;
-        for (const ex of this.#inflight.toArray()) {
+        for (const ex of [...this.#inflight]) {
           if (ex.isStream) {
             report.streamsEnded++;
             ex.cut('grace');
@@ -215,7 +230,7 @@ export class Upstream {
       ]);
       report.reprieved = reprieve.aborted;
       if (timedOut && !reprieve.aborted) {
-        for (const ex of this.#inflight.toArray()) {
+        for (const ex of [...this.#inflight]) {
           report.cut++;
           ex.cut('timeout');
         }
@@ -236,7 +251,8 @@ export class Upstream {
   }
 
   #hasStreams(): boolean {
-    return this.#inflight.count(true) > 0;
+    for (const ex of this.#inflight) if (ex.isStream) return true;
+    return false;
   }
 
   #whenIdle(signal: AbortSignal): Promise<void> {

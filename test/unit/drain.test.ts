@@ -1,7 +1,6 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import type { Instance } from '../../src/runtime/runtime.js';
-import { Upstream, type TrackedSocket } from '../../src/upstream/upstream.js';
-import type { CutReason, InFlight, InFlightList } from '../../src/upstream/in-flight.js';
+import { Upstream, type CutReason, type InFlight, type TrackedSocket } from '../../src/upstream/upstream.js';
 
 /** setTimeout may fire up to a millisecond early as performance.now() sees it. */
 const SLACK_MS = 2;
@@ -41,9 +40,6 @@ interface Cut {
 /** What the drain sees of an exchange, as the request path's exchange behaves: cut() calls onCut, finish() untracks. */
 class FakeExchange implements InFlight {
   isStream = false;
-  inFlightPrev: InFlight | undefined = undefined;
-  inFlightNext: InFlight | undefined = undefined;
-  inFlightList: InFlightList | undefined = undefined;
   done = false;
   onCut: ((reason: CutReason) => void) | undefined;
   constructor(readonly upstream: Upstream) {
