@@ -170,6 +170,8 @@ export class H1Downstream implements Downstream {
     this.#head = undefined;
     const tail = this.#chunked ? lastChunk(trailers ?? []) : '';
     if (head !== '' || tail !== '') this.#owner.socket.write(head + tail, 'latin1');
+    // Its events are over: the exchange is not kept reachable from here (see linked-set.ts).
+    this.events = NO_EVENTS;
     this.#owner.responseEnded(this);
   }
 
@@ -184,6 +186,8 @@ export class H1Downstream implements Downstream {
   connectionClosed(): void {
     if (this.closed) return;
     this.closed = true;
-    if (!this.ended) this.events.downstreamClosed();
+    const events = this.events;
+    this.events = NO_EVENTS;
+    if (!this.ended) events.downstreamClosed();
   }
 }
