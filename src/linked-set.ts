@@ -7,9 +7,8 @@
  * generation, its tables are allocated there too; a dead one is only freed by a full GC, and
  * until then every member it held, and all they point to, survives each scavenge and is
  * promoted. With a connection per request that was every connection (its socket, parser,
- * requests and exchanges): 4-10 MB promoted per scavenge, scavenges of 20-50 ms, and the GC
- * threads' CPU on top. Here a member that leaves is unlinked both ways and nothing else refers
- * to it.
+ * requests and exchanges), and scavenges that copy all of it. Here a member that leaves is
+ * unlinked both ways and nothing else refers to it.
  *
  * An object is a member of one LinkedSet at a time (the links are the same properties for all):
  * adding it to one takes it out of the other.
