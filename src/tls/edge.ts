@@ -23,6 +23,7 @@ import { HelloPeek, type HelloRouter } from './hello-peek.js';
 import { acmeHosts } from './names.js';
 import { answerPlain } from './plain-answers.js';
 import { challengeServer } from './challenge-server.js';
+import { LinkedSet } from '../linked-set.js';
 
 /** Where secure connections go, by ALPN. */
 export interface TlsHandlers {
@@ -59,7 +60,8 @@ export class TlsEdge implements HelloRouter {
   #plain: HostPort = { host: '127.0.0.1', port: 80 };
   #handlers: TlsHandlers | undefined;
   /** Every accepted connection until it closes: closeAll() ends what TLS and HTTP/2 left open. */
-  readonly #sockets = new Set<net.Socket>();
+  /** Not a Set: see linked-set.ts (a TLS connection per request would all be promoted). */
+  readonly #sockets = new LinkedSet<net.Socket>();
 
   /**
    * Read the static certificates and the stored ACME ones; nothing listens yet.

@@ -1,4 +1,5 @@
 import type { Instance } from '../runtime/runtime.js';
+import { LinkedSet } from '../linked-set.js';
 import { ConnectionPool } from './pool.js';
 import type { UpstreamConnection } from './connection.js';
 
@@ -74,7 +75,8 @@ export class Upstream {
   restarting: { crashes: number; at: number } | undefined = undefined;
   #ejectedUntil = 0;
   #ejections = 0;
-  #inflight = new Set<InFlight>();
+  /** Not a Set: see linked-set.ts (an exchange per request). */
+  #inflight = new LinkedSet<InFlight>();
   #sockets = new Set<TrackedSocket>();
   #idleWaiters: Array<() => void> = [];
   #quietWaiters: Array<() => void> = [];
@@ -171,7 +173,7 @@ export class Upstream {
       local.abort();
     }
     let cut = 0;
-    for (const ex of [...this.#inflight]) {
+    for (const ex of this.#inflight.values()) {
       if (ex.isStream) continue;
       cut++;
       ex.cut('timeout');
@@ -214,7 +216,7 @@ export class Upstream {
         if (this.#sockets.size === 0 && !this.#hasStreams()) return;
         await sleep(grace, graceOver);
         if (reprieve.aborted) return;
-        for (const ex of [...this.#inflight]) {
+        for (const ex of this.#inflight.values()) {
           if (ex.isStream) {
             report.streamsEnded++;
             ex.cut('grace');
@@ -230,7 +232,7 @@ export class Upstream {
       ]);
       report.reprieved = reprieve.aborted;
       if (timedOut && !reprieve.aborted) {
-        for (const ex of [...this.#inflight]) {
+        for (const ex of this.#inflight.values()) {
           report.cut++;
           ex.cut('timeout');
         }

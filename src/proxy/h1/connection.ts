@@ -44,11 +44,12 @@ export class H1Connection implements H1Owner {
     this.#server = server;
     this.#parser = new RequestHeadParser(server.headLimits);
     this.#headSince = performance.now();
-    socket.on('data', this.#socketOnData);
-    socket.on('end', this.#socketOnEnd);
-    socket.on('drain', this.#socketOnDrain);
+    (socket as ConnectedSocket)[kConnection] = this;
+    socket.on('data', socketOnData);
+    socket.on('end', socketOnEnd);
+    socket.on('drain', socketOnDrain);
     socket.on('error', ignore);
-    socket.on('close', this.#socketOnClose);
+    socket.on('close', socketOnClose);
   }
 
   get secure(): boolean {
@@ -70,11 +71,12 @@ export class H1Connection implements H1Owner {
 
   // --- reading ----------------------------------------------------------------------------------
 
-  #socketOnData = (chunk: Buffer): void => {
+  /** From the socket's listener: bytes from the client. */
+  socketData(chunk: Buffer): void {
     if (this.#gone || this.#closingSince !== 0) return;
     this.#buf = this.#buf === undefined ? chunk : Buffer.concat([this.#buf, chunk]);
     this.#pump();
-  };
+  }
 
   #pump(): void {
     if (this.#pumping) return;
@@ -208,13 +210,13 @@ export class H1Connection implements H1Owner {
     this.#pump();
   }
 
-  #socketOnDrain = (): void => {
+  socketDrained(): void {
     this.#req?.events.downstreamDrained();
-  };
+  }
 
   // --- ending -----------------------------------------------------------------------------------
 
-  #socketOnEnd = (): void => {
+  socketEnded(): void {
     // The client will send nothing more: as node:http does (without httpAllowHalfOpen), that
     // ends the exchange in flight (a held request leaves its queue) and the connection.
     this.#clientEnded = true;
@@ -223,15 +225,19 @@ export class H1Connection implements H1Owner {
     this.#body = undefined;
     req?.connectionClosed();
     this.#end();
-  };
+  }
 
-  #socketOnClose = (): void => {
+  socketClosed(): void {
     this.#gone = true;
     this.#server.forget(this);
     const req = this.#req;
     this.#req = undefined;
+    this.#body = undefined;
+    this.#buf = undefined;
     req?.connectionClosed();
-  };
+    // Nothing of this connection stays reachable from its socket (see linked-set.ts on what a dead object keeps alive).
+    this.#unlisten();
+  }
 
   /** No more requests on this connection: end it once written, dropping what the client still sends. */
   #end(): void {
@@ -286,15 +292,37 @@ export class H1Connection implements H1Owner {
   #detach(): void {
     this.#gone = true;
     this.#server.forget(this);
-    const { socket } = this;
-    socket.removeListener('data', this.#socketOnData);
-    socket.removeListener('end', this.#socketOnEnd);
-    socket.removeListener('drain', this.#socketOnDrain);
-    socket.removeListener('error', ignore);
-    socket.removeListener('close', this.#socketOnClose);
+    this.#unlisten();
+    this.socket.removeListener('error', ignore);
+  }
+
+  /** Its listeners off the socket ('error' aside: the one who has the socket now installs its own). */
+  #unlisten(): void {
+    const socket = this.socket as ConnectedSocket;
+    socket.removeListener('data', socketOnData);
+    socket.removeListener('end', socketOnEnd);
+    socket.removeListener('drain', socketOnDrain);
+    socket.removeListener('close', socketOnClose);
+    socket[kConnection] = undefined;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
+/** A client socket's connection, for its listeners (`this` is the socket): no closure per connection. */
+const kConnection = Symbol('baton.h1connection');
+type ConnectedSocket = Socket & { [kConnection]?: H1Connection | undefined };
+
+function socketOnData(this: ConnectedSocket, chunk: Buffer): void {
+  this[kConnection]!.socketData(chunk);
+}
+function socketOnEnd(this: ConnectedSocket): void {
+  this[kConnection]!.socketEnded();
+}
+function socketOnDrain(this: ConnectedSocket): void {
+  this[kConnection]!.socketDrained();
+}
+function socketOnClose(this: ConnectedSocket): void {
+  this[kConnection]!.socketClosed();
+}
 function ignore(): void {}

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { HeadLimits, RequestHead } from '../../http1/types.js';
+import { LinkedSet } from '../../linked-set.js';
 import { H1Connection } from './connection.js';
 import type { H1Downstream } from './downstream.js';
 
@@ -38,7 +39,8 @@ export class H1Server {
   readonly secure: boolean;
   keepAliveSeconds: number;
   readonly #opts: H1ServerOptions;
-  readonly #conns = new Set<H1Connection>();
+  /** Not a Set: see linked-set.ts (a connection per request made every one outlive its scavenge). */
+  readonly #conns = new LinkedSet<H1Connection>();
   #timer: NodeJS.Timeout | undefined;
   #dateSecond = -1;
   #dateText = '';

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { H2Downstream, type H2Owner } from './downstream.js';
 import { tlsVersionOf } from '../tls-version.js';
+import { LinkedSet } from '../../linked-set.js';
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -92,7 +93,8 @@ export class H2Server {
   readonly secure: boolean;
   readonly #server: Http2Server;
   readonly #opts: H2ServerOptions;
-  readonly #sessions = new Set<ServerHttp2Session>();
+  /** Not a Set: see linked-set.ts. */
+  readonly #sessions = new LinkedSet<ServerHttp2Session>();
   closing = false;
 
   constructor(opts: H2ServerOptions) {
