@@ -7,6 +7,7 @@ import { H1Downstream, type H1Owner } from './downstream.js';
 import { tlsVersionOf } from '../tls-version.js';
 import type { H1Server } from './server.js';
 import { expiry } from './timeouts.js';
+import { listen, unlisten, type SocketEvents } from './socket-events.js';
 
 /**
  * One client connection on Baton's own HTTP/1.1 path. It parses request heads with Baton's
@@ -16,7 +17,7 @@ import { expiry } from './timeouts.js';
  * node:http for the rest of the connection's life, so every refusal of malformed input stays
  * llhttp's; an upgrade request takes the socket away.
  */
-export class H1Connection implements H1Owner {
+export class H1Connection implements H1Owner, SocketEvents {
   readonly socket: Socket;
   readonly #server: H1Server;
   readonly #parser: RequestHeadParser;
@@ -44,12 +45,7 @@ export class H1Connection implements H1Owner {
     this.#server = server;
     this.#parser = new RequestHeadParser(server.headLimits);
     this.#headSince = performance.now();
-    (socket as ConnectedSocket)[kConnection] = this;
-    socket.on('data', socketOnData);
-    socket.on('end', socketOnEnd);
-    socket.on('drain', socketOnDrain);
-    socket.on('error', ignore);
-    socket.on('close', socketOnClose);
+    listen(socket, this);
   }
 
   get secure(): boolean {
@@ -236,7 +232,7 @@ export class H1Connection implements H1Owner {
     this.#buf = undefined;
     req?.connectionClosed();
     // Nothing of this connection stays reachable from its socket (see linked-set.ts on what a dead object keeps alive).
-    this.#unlisten();
+    unlisten(this.socket);
   }
 
   /** No more requests on this connection: end it once written, dropping what the client still sends. */
@@ -292,37 +288,8 @@ export class H1Connection implements H1Owner {
   #detach(): void {
     this.#gone = true;
     this.#server.forget(this);
-    this.#unlisten();
-    this.socket.removeListener('error', ignore);
-  }
-
-  /** Its listeners off the socket ('error' aside: the one who has the socket now installs its own). */
-  #unlisten(): void {
-    const socket = this.socket as ConnectedSocket;
-    socket.removeListener('data', socketOnData);
-    socket.removeListener('end', socketOnEnd);
-    socket.removeListener('drain', socketOnDrain);
-    socket.removeListener('close', socketOnClose);
-    socket[kConnection] = undefined;
+    unlisten(this.socket, true);
   }
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** A client socket's connection, for its listeners (`this` is the socket): no closure per connection. */
-const kConnection = Symbol('baton.h1connection');
-type ConnectedSocket = Socket & { [kConnection]?: H1Connection | undefined };
-
-function socketOnData(this: ConnectedSocket, chunk: Buffer): void {
-  this[kConnection]!.socketData(chunk);
-}
-function socketOnEnd(this: ConnectedSocket): void {
-  this[kConnection]!.socketEnded();
-}
-function socketOnDrain(this: ConnectedSocket): void {
-  this[kConnection]!.socketDrained();
-}
-function socketOnClose(this: ConnectedSocket): void {
-  this[kConnection]!.socketClosed();
-}
-function ignore(): void {}
