@@ -162,29 +162,12 @@ export class AccessLog {
 
   /** Bytes refused on a connection before they were a request (a malformed or too slow head, CONNECT): what is known of them. */
   rejected(socket: Duplex, secure: boolean, status: number): void {
-    this.#write({
-      kind: 'http',
-      service: null,
-      host: null,
-      method: null,
-      path: null,
-      status,
-      bytes_in: 0,
-      bytes_out: 0,
-      duration_ms: 0,
-      ttfb_ms: null,
-      version: null,
-      upstream: null,
-      request_id: null,
-      client: (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? '',
-      user_agent: null,
-      protocol: null,
-      tls: secure ? (tlsVersionOf(socket) ?? 'tls') : null,
-      held_ms: 0,
-      attempts: 0,
-      outcome: 'baton:rejected',
-      traceparent: null,
-    });
+    const f = emptyFields();
+    f.status = status;
+    f.client = (socket as Duplex & { remoteAddress?: string }).remoteAddress ?? '';
+    f.tls = secure ? (tlsVersionOf(socket) ?? 'tls') : null;
+    f.outcome = 'baton:rejected';
+    this.#write(f);
   }
 
   /** Reopen the file (logrotate moved it away): gathered and new lines go to the new file. */
