@@ -70,10 +70,11 @@ export class H2Downstream implements Downstream {
     const length = Number(headers['content-length'] ?? Number.NaN);
     this.body = ended || length === 0 ? NONE : Number.isSafeInteger(length) && length > 0 ? { kind: 'length', length } : { kind: 'chunked', codings: [] };
     this.#clientDone = ended;
+    (stream as OwnedStream)[kDownstream] = this;
     stream.on('error', ignore);
-    stream.on('drain', this.#streamOnDrain);
-    stream.once('close', this.#streamOnClose);
-    stream.on('wantTrailers', this.#streamOnWantTrailers);
+    stream.on('drain', streamOnDrain);
+    stream.once('close', streamOnClose);
+    stream.on('wantTrailers', streamOnWantTrailers);
   }
 
   get secure(): boolean {
@@ -91,9 +92,9 @@ export class H2Downstream implements Downstream {
     if (this.#sink !== undefined) return this.resumeBody();
     this.#sink = sink;
     const s = this.#stream;
-    s.on('data', this.#streamOnData);
-    s.once('end', this.#streamOnEnd);
-    s.once('trailers', this.#streamOnTrailers);
+    s.on('data', streamOnData);
+    s.once('end', streamOnEnd);
+    s.once('trailers', streamOnTrailers);
   }
 
   resumeBody(): void {
@@ -167,27 +168,29 @@ export class H2Downstream implements Downstream {
     this.#stream.close(NGHTTP2_NO_ERROR);
   }
 
-  #streamOnData = (chunk: Buffer): void => {
+  // --- the stream's events (through the shared listeners below) ---------------------------------
+
+  streamData(chunk: Buffer): void {
     this.#seen += chunk.length;
     const max = this.#owner.maxBodyBytes;
     if (max > 0 && this.#seen > max) return this.#bodyFailed('too_large');
     this.bodyStarted = true;
     if (this.#sink?.onBodyData(chunk) === false) this.#stream.pause();
-  };
+  }
 
-  #streamOnTrailers = (trailers: IncomingHttpHeaders): void => {
+  streamTrailers(trailers: IncomingHttpHeaders): void {
     for (const [name, value] of Object.entries(trailers)) {
       if (name.startsWith(':') || value === undefined) continue;
       for (const v of Array.isArray(value) ? value : [value]) this.#requestTrailers.push(name, String(v));
     }
-  };
+  }
 
-  #streamOnEnd = (): void => {
+  streamEnded(): void {
     const sink = this.#sink;
     this.#detachBody();
     this.#clientDone = true;
     sink?.onBodyEnd(this.#requestTrailers);
-  };
+  }
 
   #bodyFailed(reason: BodyError): void {
     const sink = this.#sink;
@@ -197,13 +200,13 @@ export class H2Downstream implements Downstream {
 
   #detachBody(): void {
     const s = this.#stream;
-    s.removeListener('data', this.#streamOnData);
-    s.removeListener('end', this.#streamOnEnd);
-    s.removeListener('trailers', this.#streamOnTrailers);
+    s.removeListener('data', streamOnData);
+    s.removeListener('end', streamOnEnd);
+    s.removeListener('trailers', streamOnTrailers);
     this.#sink = undefined;
   }
 
-  #streamOnWantTrailers = (): void => {
+  streamWantsTrailers(): void {
     const t = this.#trailers;
     const out: OutgoingHttpHeaders = {};
     for (let i = 0; i < t.length; i += 2) {
@@ -217,16 +220,18 @@ export class H2Downstream implements Downstream {
     } catch {
       this.#stream.close(NGHTTP2_NO_ERROR);
     }
-  };
+  }
 
-  #streamOnDrain = (): void => {
+  streamDrained(): void {
     this.#events.downstreamDrained();
-  };
+  }
 
-  #streamOnClose = (): void => {
+  streamClosed(): void {
     const s = this.#stream;
-    s.removeListener('drain', this.#streamOnDrain);
-    s.removeListener('wantTrailers', this.#streamOnWantTrailers);
+    s.removeListener('drain', streamOnDrain);
+    s.removeListener('wantTrailers', streamOnWantTrailers);
+    // Nothing of this request stays reachable from its stream (see linked-set.ts on what a dead object keeps alive).
+    (s as OwnedStream)[kDownstream] = undefined;
     this.#owner.streamClosed();
     if (this.#sink !== undefined) this.#bodyFailed('aborted');
     if (this.#ended && s.rstCode === NGHTTP2_NO_ERROR) return;
@@ -235,7 +240,30 @@ export class H2Downstream implements Downstream {
       this.#ended = true;
       this.#events.downstreamClosed();
     }
-  };
+  }
+}
+
+/** A stream's H2Downstream, for the shared listeners (`this` is the stream): no closure per stream. */
+const kDownstream = Symbol('baton.h2downstream');
+type OwnedStream = ServerHttp2Stream & { [kDownstream]?: H2Downstream | undefined };
+
+function streamOnData(this: OwnedStream, chunk: Buffer): void {
+  this[kDownstream]?.streamData(chunk);
+}
+function streamOnTrailers(this: OwnedStream, trailers: IncomingHttpHeaders): void {
+  this[kDownstream]?.streamTrailers(trailers);
+}
+function streamOnEnd(this: OwnedStream): void {
+  this[kDownstream]?.streamEnded();
+}
+function streamOnWantTrailers(this: OwnedStream): void {
+  this[kDownstream]?.streamWantsTrailers();
+}
+function streamOnDrain(this: OwnedStream): void {
+  this[kDownstream]?.streamDrained();
+}
+function streamOnClose(this: OwnedStream): void {
+  this[kDownstream]?.streamClosed();
 }
 
 /**
