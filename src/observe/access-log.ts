@@ -135,29 +135,18 @@ export class AccessLog {
 
   /** A request answered before it reached a service: no route, too many header fields, too large. */
   refused(d: Downstream, status: number, kind: string, requestId: string): void {
-    this.#write({
-      kind: 'http',
-      service: null,
-      host: d.authority ?? null,
-      method: d.method,
-      path: this.#path(d.path),
-      status,
-      bytes_in: 0,
-      bytes_out: 0,
-      duration_ms: 0,
-      ttfb_ms: null,
-      version: null,
-      upstream: null,
-      request_id: requestId,
-      client: d.remoteAddress,
-      user_agent: fieldValue(d.headers, 'user-agent') ?? null,
-      protocol: d.protocol,
-      tls: tlsOf(d),
-      held_ms: 0,
-      attempts: 0,
-      outcome: `baton:${kind}`,
-      traceparent: null,
-    });
+    const f = emptyFields();
+    f.host = d.authority ?? null;
+    f.method = d.method;
+    f.path = this.#path(d.path);
+    f.status = status;
+    f.request_id = requestId;
+    f.client = d.remoteAddress;
+    f.user_agent = fieldValue(d.headers, 'user-agent') ?? null;
+    f.protocol = d.protocol;
+    f.tls = tlsOf(d);
+    f.outcome = `baton:${kind}`;
+    this.#write(f);
   }
 
   /** Bytes refused on a connection before they were a request (a malformed or too slow head, CONNECT): what is known of them. */

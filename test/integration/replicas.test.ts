@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { configYaml, dispose, startBaton, type RunningBaton, metricsText } from '../helpers/baton.js';
 import { request as control } from '../../src/cli/client.js';
+import type { ReplicaStatus as Replica } from '../../src/service-status.js';
 
 /**
  * Replicas of a version: load balanced, health-checked while they serve (active and passive),
@@ -13,16 +14,6 @@ afterEach(async () => {
   baton = undefined;
 });
 
-interface Replica {
-  address: string;
-  id: string;
-  healthy: boolean;
-  inflight: number;
-  restarts: number;
-  ejected: boolean;
-  crashes_in_a_row: number;
-  restart_at: string | null;
-}
 
 async function replicas(b: RunningBaton): Promise<Replica[]> {
   const r = await control(b.socket, 'GET', '/v1/status');
