@@ -61,7 +61,19 @@ describe('faults', () => {
 
   it('when the active version dies between requests, requests get 502 at once, status says unhealthy, and a deploy recovers', async () => {
     baton = await startBaton(configYaml({ web: {} }));
-    process.kill(Number((await web(baton)).active.id), 'SIGKILL');
+    // The supervisor replaces a dead instance after 1 s, 2 s if its replacement dies too: killing
+    // the replacement as well leaves the CLI (two process starts, slow on a loaded machine) 2 s
+    // to see the version unhealthy before it is replaced again.
+    const first = (await web(baton)).active.id;
+    process.kill(Number(first), 'SIGKILL');
+    let now = await web(baton);
+    for (let i = 0; i < 100 && (now.active.id === first || !now.healthy); i++) {
+      await sleep(50);
+      now = await web(baton);
+    }
+    const replacement = now.active.id;
+    expect(replacement).not.toBe(first);
+    process.kill(Number(replacement), 'SIGKILL');
     await sleep(200);
     const r = await get(baton.port, '/version');
     expect(r.status).toBe(502);
