@@ -77,13 +77,14 @@ export class DeadlineList {
 export class Deadlines {
   readonly #lists = new Map<number, DeadlineList>();
 
-  add(e: DeadlineEntry, ms: number): void {
+  /** `now`: performance.now(), when the caller has just read it. */
+  add(e: DeadlineEntry, ms: number, now = performance.now()): void {
     let list = this.#lists.get(ms);
     if (list === undefined) {
       list = new DeadlineList(ms);
       this.#lists.set(ms, list);
     }
-    list.add(e, performance.now());
+    list.add(e, now);
   }
 
   remove(e: DeadlineEntry): void {
