@@ -23,7 +23,7 @@ export type FramingError =
 /** The Connection fields of a head, accumulated. */
 export interface ConnectionInfo {
   /** The tokens, lower case, in order; undefined until the first. */
-  tokens: string[] | undefined;
+  tokens: readonly string[] | undefined;
   close: boolean;
   keepAlive: boolean;
   upgrade: boolean;
@@ -103,28 +103,41 @@ export function parseConnection(buf: Uint8Array, vs: number, ve: number, lineEnd
       case 5:
         if (bytesEqualLower(buf, s, t, 'close')) {
           info.close = true;
-          (info.tokens ??= []).push('close');
+          addToken(info, 'close', ONLY_CLOSE);
           continue;
         }
         break;
       case 7:
         if (bytesEqualLower(buf, s, t, 'upgrade')) {
           info.upgrade = true;
-          (info.tokens ??= []).push('upgrade');
+          addToken(info, 'upgrade', ONLY_UPGRADE);
           continue;
         }
         break;
       case 10:
         if (bytesEqualLower(buf, s, t, 'keep-alive')) {
           info.keepAlive = true;
-          (info.tokens ??= []).push('keep-alive');
+          addToken(info, 'keep-alive', ONLY_KEEP_ALIVE);
           continue;
         }
         break;
     }
-    (info.tokens ??= []).push(latin1(buf, s, t).toLowerCase());
+    addToken(info, latin1(buf, s, t).toLowerCase(), undefined);
   }
   return hasHtab(buf, vs, lineEnd) ? 'htab' : undefined;
+}
+
+// A lone well-known token (`Connection: keep-alive`, on nearly every answer) is a shared list, not a new one.
+const ONLY_CLOSE: readonly string[] = Object.freeze(['close']);
+const ONLY_UPGRADE: readonly string[] = Object.freeze(['upgrade']);
+const ONLY_KEEP_ALIVE: readonly string[] = Object.freeze(['keep-alive']);
+
+/** Appends `token` to `info.tokens`; `only`: the shared list of it alone, if there is one. */
+function addToken(info: ConnectionInfo, token: string, only: readonly string[] | undefined): void {
+  const tokens = info.tokens;
+  if (tokens === undefined) info.tokens = only ?? [token];
+  else if (Object.isFrozen(tokens)) info.tokens = [...tokens, token];
+  else (tokens as string[]).push(token);
 }
 
 function latin1(buf: Uint8Array, start: number, end: number): string {

@@ -48,16 +48,17 @@ export class DeadlineList {
     e.deadlinePrev = undefined;
     e.deadlineNext = undefined;
     e.deadlineList = undefined;
-    // The timer stays armed for the old head; when it fires it re-arms for the new one, so a
-    // removal costs no timer call (nearly every entry is removed long before its deadline).
-    if (this.#head === undefined && this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    // The timer stays armed for the old head, even once the list is empty; when it fires it
+    // re-arms for the new head, if any, so a removal costs no timer call (nearly every entry is
+    // removed long before its deadline, and with few requests in flight the list empties and
+    // fills again all the time: a new connection per request cleared and set a timer each).
   }
 
   #arm(at: number, now: number): void {
     this.#timer = setTimeout(this.#fire, Math.max(1, Math.ceil(at - now)));
+    // An entry is an exchange waiting on an upstream socket, which keeps the process alive: the
+    // timer need not, and one left armed over an empty list must not.
+    this.#timer.unref();
   }
 
   #fire = (): void => {
@@ -77,13 +78,14 @@ export class DeadlineList {
 export class Deadlines {
   readonly #lists = new Map<number, DeadlineList>();
 
-  add(e: DeadlineEntry, ms: number): void {
+  /** `now`: performance.now(), when the caller has just read it. */
+  add(e: DeadlineEntry, ms: number, now = performance.now()): void {
     let list = this.#lists.get(ms);
     if (list === undefined) {
       list = new DeadlineList(ms);
       this.#lists.set(ms, list);
     }
-    list.add(e, performance.now());
+    list.add(e, now);
   }
 
   remove(e: DeadlineEntry): void {

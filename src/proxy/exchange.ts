@@ -105,7 +105,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
       this.#setCookie = choice.setCookie;
     }
     const gate = this.#service.gate;
-    if (gate.open) return this.#dispatch(undefined);
+    // Dispatched in the same turn it started: one clock read for both.
+    if (gate.open) return this.#dispatch(undefined, this.startedAt);
     // Held. The health path still answers, so an outer load balancer keeps Baton in.
     if (isHealthCheck(this.method, this.downstream.path, this.#service.config.health.path)) {
       this.status = 200;
@@ -133,7 +134,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
 
   // --- attempts ---------------------------------------------------------------------------------
 
-  #dispatch(avoid: Upstream | undefined): void {
+  #dispatch(avoid: Upstream | undefined, now = performance.now()): void {
     if (this.state === 'done') return;
     const upstream = this.#service.pick(avoid, this.#side);
     // Instances, but none in the rotation (all down or failing): the app cannot be reached.
@@ -142,8 +143,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.upstream = upstream;
     this.attempts++;
     upstream.track(this);
-    this.#dispatchedAt = performance.now();
-    this.#ctx.deadlines.add(this, this.#ctx.limits.upstreamHeadersTimeoutMs);
+    this.#dispatchedAt = now;
+    this.#ctx.deadlines.add(this, this.#ctx.limits.upstreamHeadersTimeoutMs, now);
     this.#ctx.transport.dispatch(upstream, this, this);
   }
 

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { parseResponseHead } from '../http1/response-head.js';
+import { ResponseHeadParser } from '../http1/response-head.js';
 import { ChunkedDecoder } from '../http1/chunked.js';
 import type { BodyFraming } from '../http1/types.js';
 import { LARGE_READ } from './read-buffers.js';
@@ -46,8 +46,12 @@ export abstract class ResponseReader {
   /** That buffer of its own (from ReadBuffers.take), read into again while the handler holds none of its bytes. */
   #own: Buffer | undefined;
 
+  /** One per connection, reused for every answer (a fresh one per answer was garbage per request). */
+  readonly #parser: ResponseHeadParser;
+
   constructor(ctx: ConnectionContext) {
     this.ctx = ctx;
+    this.#parser = new ResponseHeadParser(ctx.limits);
   }
 
   /**
@@ -101,8 +105,14 @@ export abstract class ResponseReader {
   }
 
   #head(chunk: Buffer): void {
-    const buf = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
-    const result = parseResponseHead(buf, this.request!.method, this.ctx.limits);
+    let buf: Buffer;
+    if (this.#pending === undefined) {
+      // A new head: whatever an abandoned one left in the parser is forgotten.
+      buf = chunk;
+      this.#parser.reset();
+    } else buf = Buffer.concat([this.#pending, chunk]);
+    // The parser resumes where it stopped: `buf` holds the head from its first byte.
+    const result = this.#parser.parse(buf, this.request!.method);
     if (result.kind === 'incomplete') {
       // A lone chunk lies in the shared read buffer: keep a copy (concat made one already).
       this.#pending = this.#pending === undefined ? Buffer.from(buf) : buf;
