@@ -241,7 +241,8 @@ export class TlsEdge implements HelloRouter {
 
   #listenerOnConnection = (socket: net.Socket): void => {
     this.#sockets.add(socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+    (socket as EdgeSocket)[kSockets] = this.#sockets;
+    socket.on('close', socketOnClose);
     // Only while a TLS-ALPN-01 challenge is pending is the ClientHello read first (to see acme-tls/1).
     if (!this.store.alpnPending) return void this.#server.emit('connection', socket);
     new HelloPeek(socket, this, HANDSHAKE_TIMEOUT_MS).start();
@@ -265,6 +266,14 @@ export class TlsEdge implements HelloRouter {
     this.#log.debug({ code: err.code, reason: err.message, servername: (socket as { servername?: string }).servername }, 'tls handshake failed');
     socket.destroy();
   };
+}
+
+/** Where an accepted socket is kept until it closes: one shared 'close' listener, no closure per connection. */
+const kSockets = Symbol('baton.tls-edge-sockets');
+type EdgeSocket = net.Socket & { [kSockets]?: LinkedSet<net.Socket> };
+
+function socketOnClose(this: EdgeSocket): void {
+  this[kSockets]?.delete(this);
 }
 
 /** Tickets off: node:tls's secure options say so (on the first context and on every one a reload makes). */

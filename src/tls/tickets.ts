@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 
 /** Bytes of node:tls's ticket keys: 16 name, 16 HMAC, 16 AES. */
 export const TICKET_KEYS_BYTES = 48;
@@ -34,11 +34,24 @@ interface Key {
   readonly name: Buffer;
   readonly hmac: Buffer;
   readonly aes: Buffer;
+  /** The answer to a ticket made with this key: resume and renew (made once, not per handshake). */
+  readonly renew: TicketAnswer;
 }
 
 function keyOf(keys: Buffer): Key {
-  return { name: keys.subarray(0, 16), hmac: keys.subarray(16, 32), aes: keys.subarray(32, 48) };
+  const hmac = keys.subarray(16, 32);
+  const aes = keys.subarray(32, 48);
+  return { name: keys.subarray(0, 16), hmac, aes, renew: [2, hmac, aes] };
 }
+
+/** Bytes of a ticket's IV (AES-128-CBC). */
+const IV_BYTES = 16;
+/**
+ * IVs drawn at once (one randomFillSync per this many tickets instead of a randomBytes per
+ * ticket, which was a tenth of the JS a resumed handshake runs). node:tls copies the IV it is
+ * given before the callback returns, so the pool is refilled in place.
+ */
+const IVS_PER_FILL = 256;
 
 /**
  * Session ticket keys (resumption without server state): random at start, replaced every
@@ -59,6 +72,9 @@ export class TicketKeys {
   #rotateMs: number;
   #current: Key;
   #previous: Key | undefined;
+  readonly #ivs = Buffer.allocUnsafeSlow(IV_BYTES * IVS_PER_FILL);
+  /** Where the next IV starts in #ivs; at its end, #ivs is refilled. */
+  #ivAt = IV_BYTES * IVS_PER_FILL;
 
   constructor(holder: TicketKeyHolder, rotateMs: number) {
     this.#holder = holder;
@@ -119,12 +135,23 @@ export class TicketKeys {
 
   #onTicketKey = (name: Buffer, _iv: Buffer, enc: boolean): TicketAnswer => {
     const k = this.#current;
-    if (enc) return [1, k.hmac, k.aes, k.name, randomBytes(16)];
-    if (name.equals(k.name)) return [2, k.hmac, k.aes];
+    if (enc) return [1, k.hmac, k.aes, k.name, this.#nextIv()];
+    if (name.equals(k.name)) return k.renew;
     const p = this.#previous;
-    if (p !== undefined && name.equals(p.name)) return [2, p.hmac, p.aes];
+    if (p !== undefined && name.equals(p.name)) return p.renew;
     return [0, k.hmac, k.aes];
   };
+
+  /** A fresh random IV (a view of the pool, used by node:tls before the next one is drawn). */
+  #nextIv(): Buffer {
+    if (this.#ivAt === this.#ivs.length) {
+      randomFillSync(this.#ivs);
+      this.#ivAt = 0;
+    }
+    const at = this.#ivAt;
+    this.#ivAt = at + IV_BYTES;
+    return this.#ivs.subarray(at, at + IV_BYTES);
+  }
 
   #schedule(): void {
     this.stop();

@@ -74,4 +74,17 @@ describe('session ticket keys', () => {
     expect(keys!.export().equals(Buffer.alloc(48, 7))).toBe(true);
     expect((await resume(port, 'TLSv1.3', ticket)).reused).toBe(false);
   });
+
+  it('every ticket gets its own IV, also past the pool of IVs drawn at once', async () => {
+    await serve();
+    expect(keys!.install()).toBe(true);
+    const context = (server as unknown as { _sharedCreds: { context: { onticketkeycallback: (name: Buffer, iv: Buffer, enc: boolean) => Buffer[] } } })._sharedCreds.context;
+    const ivs = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const answer = context.onticketkeycallback(Buffer.alloc(16), Buffer.alloc(16), true);
+      expect(answer[4]!.length).toBe(16);
+      ivs.add(answer[4]!.toString('hex')); // copied now: node:tls reads it before the next ticket
+    }
+    expect(ivs.size).toBe(1000);
+  });
 });
