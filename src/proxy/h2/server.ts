@@ -45,6 +45,7 @@ class SessionState implements H2Owner {
   open = 0;
   resets = 0;
   windowStart = performance.now();
+  readonly remoteAddress: string;
   readonly #server: H2Server;
   readonly #session: ServerHttp2Session;
   /** Read on the first stream that asks (the access log's), then kept: null until then. */
@@ -53,6 +54,7 @@ class SessionState implements H2Owner {
   constructor(server: H2Server, session: ServerHttp2Session) {
     this.#server = server;
     this.#session = session;
+    this.remoteAddress = session.socket?.remoteAddress ?? '';
   }
 
   get maxBodyBytes(): number {
