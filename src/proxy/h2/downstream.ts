@@ -63,6 +63,8 @@ export class H2Downstream implements Downstream {
   #requestTrailers: string[] = [];
   /** The 'drain' listener is added the first time a write is told to wait (most answers never are). */
   #drainHeard = false;
+  /** Bytes of a content-length answer not yet written; -1: not a content-length answer. */
+  #unsent = -1;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: readonly string[], owner: H2Owner) {
     this.#stream = stream;
@@ -127,10 +129,18 @@ export class H2Downstream implements Downstream {
       return;
     }
     if (this.#noBody) this.#ended = true;
+    else if (body.kind === 'length') this.#unsent = body.length;
   }
 
   write(chunk: Buffer): boolean {
     if (this.#ended || this.#noBody || this.#stream.destroyed || chunk.length === 0) return true;
+    if (this.#unsent >= 0 && (this.#unsent -= chunk.length) <= 0) {
+      // The last bytes of a content-length answer end the stream in the same call (no trailers
+      // without waitForTrailers): one write and END_STREAM, not a write and then an end.
+      this.#ended = true;
+      this.#stream.end(chunk);
+      return true;
+    }
     if (this.#stream.write(chunk)) return true;
     if (!this.#drainHeard) {
       this.#drainHeard = true;
