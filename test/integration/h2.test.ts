@@ -274,6 +274,40 @@ describe('HTTP/2 request bodies past max_body', () => {
   });
 });
 
+describe('HTTP/2 sessions past keep_alive_timeout', () => {
+  it('an idle session gets GOAWAY once the timeout passed, a session with a stream open stays until it ends', async () => {
+    const { baton, tlsPort } = await start('', ['localhost'], 'limits:\n  keep_alive_timeout: 1s\n');
+    try {
+      const idle = await h2Connect(tlsPort, ca.pem);
+      expect((await h2Request(idle, { ':path': '/version' })).status).toBe(200);
+      const since = performance.now();
+      const goaway = new Promise<number>((resolve, reject) => {
+        idle.once('goaway', (code: number) => resolve(code));
+        setTimeout(() => reject(new Error('no GOAWAY 10 s after the 1 s keep_alive_timeout')), 10_000).unref();
+      });
+      const busy = await h2Connect(tlsPort, ca.pem);
+      let busyGoaway = false;
+      busy.once('goaway', () => (busyGoaway = true));
+      // Open for 2.5 times the timeout: the session is not idle meanwhile.
+      const slow = h2Request(busy, { ':path': '/slow?ms=2500' });
+      expect(await goaway).toBe(http2.constants.NGHTTP2_NO_ERROR);
+      // Not before the timeout (timers do not fire early), and not much later than it.
+      expect(performance.now() - since).toBeGreaterThanOrEqual(900);
+      expect((await slow).status).toBe(200);
+      expect(busyGoaway).toBe(false);
+      // Idle now: it goes in its turn.
+      await new Promise<void>((resolve, reject) => {
+        busy.once('goaway', () => resolve());
+        setTimeout(() => reject(new Error('the session that had a stream open got no GOAWAY once idle')), 10_000).unref();
+      });
+      idle.close();
+      busy.close();
+    } finally {
+      await dispose(baton);
+    }
+  });
+});
+
 describe('HTTP/2 and the retry rule', () => {
   it('a refused connection is retried on another instance, on a stream as on HTTP/1.1', async () => {
     const live = http.createServer((_req, res) => res.end('live'));

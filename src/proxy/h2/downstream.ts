@@ -1,6 +1,7 @@
 import http2, { type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { BodyFraming } from '../../http1/types.js';
 import type { BodyError, BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from '../downstream.js';
+import { respondTakesLists, responseFields, trailerFields } from './response-fields.js';
 
 const { NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_INTERNAL_ERROR } = http2.constants;
 
@@ -10,17 +11,21 @@ export interface H2Owner {
   readonly secure: boolean;
   /** The TLS version of the session's connection; undefined over plain HTTP. */
   readonly tlsVersion: string | undefined;
+  /** The client's address (read once per session: node:http2's session.socket is a Proxy). */
+  readonly remoteAddress: string;
   /** A stream handed to the request path closed (whichever way). */
   streamClosed(): void;
   /** The client reset a stream Baton had not finished answering (the Rapid Reset count). */
   streamResetByClient(): void;
 }
 
-/** Fields that name the connection, not the message: never on HTTP/2 (RFC 9113 8.2.2). */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'http2-settings', 'content-length']);
+/** This node:http2 takes the response head as a raw list (read once: the version does not change). */
+const LISTS = respondTakesLists();
 
-/** Fields node:http2 sends once only; an app's repeat of one is dropped, the first kept. */
-const SINGLE = new Set(['content-type', 'location', 'etag', 'last-modified', 'server', 'age', 'authorization', 'content-md5', 'from', 'if-modified-since', 'if-unmodified-since', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after', 'user-agent', 'content-encoding', 'content-language', 'content-location', 'content-range', 'expires', 'date']);
+/** respond()'s options, one object each (node:http2 only reads them). */
+const BODILESS = Object.freeze({ endStream: true });
+const WITH_BODY = Object.freeze({ endStream: false });
+const WITH_TRAILERS = Object.freeze({ endStream: false, waitForTrailers: true });
 
 const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
 const NONE: BodyFraming = { kind: 'none' };
@@ -56,6 +61,10 @@ export class H2Downstream implements Downstream {
   #aborted = false;
   #trailers: readonly string[] = [];
   #requestTrailers: string[] = [];
+  /** The 'drain' listener is added the first time a write is told to wait (most answers never are). */
+  #drainHeard = false;
+  /** Bytes of a content-length answer not yet written; -1: not a content-length answer. */
+  #unsent = -1;
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: readonly string[], owner: H2Owner) {
     this.#stream = stream;
@@ -65,16 +74,15 @@ export class H2Downstream implements Downstream {
     const authority = headers[':authority'] ?? headers.host;
     this.authority = typeof authority === 'string' && authority !== '' ? authority : undefined;
     this.headers = requestFields(raw);
-    this.remoteAddress = stream.session?.socket?.remoteAddress ?? '';
+    this.remoteAddress = owner.remoteAddress;
     const ended = (flags & NGHTTP2_FLAG_END_STREAM) !== 0;
     const length = Number(headers['content-length'] ?? Number.NaN);
     this.body = ended || length === 0 ? NONE : Number.isSafeInteger(length) && length > 0 ? { kind: 'length', length } : { kind: 'chunked', codings: [] };
     this.#clientDone = ended;
     (stream as OwnedStream)[kDownstream] = this;
     stream.on('error', ignore);
-    stream.on('drain', streamOnDrain);
-    stream.once('close', streamOnClose);
-    stream.on('wantTrailers', streamOnWantTrailers);
+    // 'close' comes once: on(), not once() (no wrapper per stream).
+    stream.on('close', streamOnClose);
   }
 
   get secure(): boolean {
@@ -107,31 +115,38 @@ export class H2Downstream implements Downstream {
   respond(status: number, _reason: string, headers: readonly string[], body: ResponseBody): void {
     if (this.responded || this.#stream.destroyed) return;
     this.responded = true;
-    const out: OutgoingHttpHeaders = { ':status': status };
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!.toLowerCase();
-      if (CONNECTION_SPECIFIC.has(name)) continue;
-      const value = headers[i + 1]!;
-      const had = out[name];
-      if (had === undefined) out[name] = value;
-      else if (!SINGLE.has(name)) out[name] = Array.isArray(had) ? [...had, value] : [String(had), value];
-    }
     const bodiless = this.method === 'HEAD' || status === 204 || status === 304 || status < 200;
-    if (body.kind === 'length' || (body.kind === 'none' && body.length !== undefined && status !== 204)) out['content-length'] = String(body.length);
+    const length = body.kind === 'length' || (body.kind === 'none' && body.length !== undefined && status !== 204) ? String(body.length) : undefined;
     this.#noBody = bodiless || body.kind === 'none' || (body.kind === 'length' && body.length === 0);
+    // Trailers are known only at the end: a streamed answer waits for them (sent empty when none).
+    const trailers = !this.#noBody && body.kind === 'stream';
+    if (trailers) this.#stream.on('wantTrailers', streamOnWantTrailers);
     try {
-      // Trailers are known only at the end: a streamed answer waits for them (sent empty when none).
-      this.#stream.respond(out, { endStream: this.#noBody, waitForTrailers: !this.#noBody && body.kind === 'stream' });
+      // A raw list or an object: ServerHttp2Stream's types know only the object.
+      this.#stream.respond(responseFields(LISTS, status, headers, length) as OutgoingHttpHeaders, this.#noBody ? BODILESS : trailers ? WITH_TRAILERS : WITH_BODY);
     } catch {
       this.abort();
       return;
     }
     if (this.#noBody) this.#ended = true;
+    else if (body.kind === 'length') this.#unsent = body.length;
   }
 
   write(chunk: Buffer): boolean {
     if (this.#ended || this.#noBody || this.#stream.destroyed || chunk.length === 0) return true;
-    return this.#stream.write(chunk);
+    if (this.#unsent >= 0 && (this.#unsent -= chunk.length) <= 0) {
+      // The last bytes of a content-length answer end the stream in the same call (no trailers
+      // without waitForTrailers): one write and END_STREAM, not a write and then an end.
+      this.#ended = true;
+      this.#stream.end(chunk);
+      return true;
+    }
+    if (this.#stream.write(chunk)) return true;
+    if (!this.#drainHeard) {
+      this.#drainHeard = true;
+      this.#stream.on('drain', streamOnDrain);
+    }
+    return false;
   }
 
   /** HEADERS go out when respond() is called: nothing is held. */
@@ -207,16 +222,8 @@ export class H2Downstream implements Downstream {
   }
 
   streamWantsTrailers(): void {
-    const t = this.#trailers;
-    const out: OutgoingHttpHeaders = {};
-    for (let i = 0; i < t.length; i += 2) {
-      const name = t[i]!.toLowerCase();
-      if (CONNECTION_SPECIFIC.has(name) || name.startsWith(':')) continue;
-      const had = out[name];
-      out[name] = had === undefined ? t[i + 1]! : Array.isArray(had) ? [...had, t[i + 1]!] : [String(had), t[i + 1]!];
-    }
     try {
-      this.#stream.sendTrailers(out);
+      this.#stream.sendTrailers(trailerFields(this.#trailers));
     } catch {
       this.#stream.close(NGHTTP2_NO_ERROR);
     }
@@ -228,9 +235,8 @@ export class H2Downstream implements Downstream {
 
   streamClosed(): void {
     const s = this.#stream;
-    s.removeListener('drain', streamOnDrain);
-    s.removeListener('wantTrailers', streamOnWantTrailers);
-    // Nothing of this request stays reachable from its stream (see linked-set.ts on what a dead object keeps alive).
+    // Nothing of this request stays reachable from its stream (see linked-set.ts on what a dead
+    // object keeps alive); its listeners are shared functions and go with it.
     (s as OwnedStream)[kDownstream] = undefined;
     this.#owner.streamClosed();
     if (this.#sink !== undefined) this.#bodyFailed('aborted');

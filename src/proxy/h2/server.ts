@@ -39,12 +39,23 @@ export interface H2ServerOptions {
 
 const kSession = Symbol('baton.h2session');
 
+/**
+ * Idle sessions are found by a sweep, IDLE_TICKS times a keep-alive timeout, rather than by
+ * node:http2's session.setTimeout(), which re-arms its timer on every frame, write and
+ * respond() of every stream. A session idle since tick t is closed at tick t + IDLE_TICKS + 1:
+ * after 1 to 1.25 times the timeout.
+ */
+const IDLE_TICKS = 4;
+
 /** What Baton keeps of one HTTP/2 session: the reset count of the flood guard. */
 class SessionState implements H2Owner {
   /** Streams open now (node:http2 keeps no public count). */
   open = 0;
   resets = 0;
   windowStart = performance.now();
+  /** The sweep's tick when the last stream closed (or the session began). */
+  idleSince: number;
+  readonly remoteAddress: string;
   readonly #server: H2Server;
   readonly #session: ServerHttp2Session;
   /** Read on the first stream that asks (the access log's), then kept: null until then. */
@@ -53,6 +64,8 @@ class SessionState implements H2Owner {
   constructor(server: H2Server, session: ServerHttp2Session) {
     this.#server = server;
     this.#session = session;
+    this.remoteAddress = session.socket?.remoteAddress ?? '';
+    this.idleSince = server.tick;
   }
 
   get maxBodyBytes(): number {
@@ -69,7 +82,7 @@ class SessionState implements H2Owner {
   }
 
   streamClosed(): void {
-    this.open--;
+    if (--this.open === 0) this.idleSince = this.#server.tick;
   }
 
   streamResetByClient(): void {
@@ -96,6 +109,9 @@ export class H2Server {
   /** Not a Set: see linked-set.ts. */
   readonly #sessions = new LinkedSet<ServerHttp2Session>();
   closing = false;
+  /** The idle sweep's count, and its timer while there are sessions. */
+  tick = 0;
+  #sweep: NodeJS.Timeout | undefined;
 
   constructor(opts: H2ServerOptions) {
     this.#opts = opts;
@@ -123,6 +139,9 @@ export class H2Server {
   /** Limits changed in place (a reload): new sessions advertise them; bodies and timeouts apply at once. */
   reconfigure(limits: H2Limits): void {
     Object.assign(this.limits, limits);
+    if (this.#sweep === undefined) return;
+    clearInterval(this.#sweep);
+    this.#startSweep();
   }
 
   /** GOAWAY to every session: open streams finish, new ones go to a new connection. */
@@ -151,10 +170,30 @@ export class H2Server {
     (session as unknown as Record<symbol, SessionState>)[kSession] = new SessionState(this, session);
     this.#sessions.add(session);
     session.on('error', ignore);
-    session.setTimeout(Math.max(1000, this.limits.keepAliveTimeoutMs), sessionOnTimeout);
-    session.once('close', () => this.#sessions.delete(session));
+    if (this.#sweep === undefined) this.#startSweep();
+    session.once('close', () => {
+      this.#sessions.delete(session);
+      if (this.#sessions.size === 0 && this.#sweep !== undefined) {
+        clearInterval(this.#sweep);
+        this.#sweep = undefined;
+      }
+    });
     if (this.closing) session.close();
   };
+
+  #startSweep(): void {
+    const every = Math.max(1000, this.limits.keepAliveTimeoutMs) / IDLE_TICKS;
+    this.#sweep = setInterval(() => this.#closeIdleSessions(), every).unref();
+  }
+
+  /** Idle (no stream open) for the keep-alive timeout: GOAWAY. A session with a stream open (an event stream) stays. */
+  #closeIdleSessions(): void {
+    const tick = ++this.tick;
+    for (const session of this.#sessions) {
+      const state = (session as unknown as Record<symbol, SessionState | undefined>)[kSession];
+      if (!session.closed && state !== undefined && state.open === 0 && tick - state.idleSince > IDLE_TICKS) session.close();
+    }
+  }
 
   #serverOnStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, raw: string[]): void => {
     const state = (stream.session as unknown as Record<symbol, SessionState | undefined>)[kSession];
@@ -173,12 +212,6 @@ export class H2Server {
     state.open++;
     this.#opts.request(req);
   };
-}
-
-/** Idle (no stream open) for the keep-alive timeout: GOAWAY. A session with a stream open (an event stream) stays. */
-function sessionOnTimeout(this: ServerHttp2Session): void {
-  const state = (this as unknown as Record<symbol, SessionState | undefined>)[kSession];
-  if (!this.closed && (state === undefined || state.open === 0)) this.close();
 }
 
 function ignore(): void {}
