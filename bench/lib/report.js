@@ -189,19 +189,22 @@ function throughputSection(s1, m) {
       const r = s1.rows.find((x) => x.workload === w.id && x.id === id);
       if (r === undefined) continue;
       const p = s1.profile.rows.find((x) => x.workload === w.id && x.id === id);
-      lines.push([`${w.id}`, r.label, fmtNum(r.userUsPerReq, 1), fmtNum(r.sysUsPerReq, 1), fmtNum(r.cpuUsPerReq, 1), p === undefined ? '-' : fmtNum(p.syscallsPerReq, 2), p === undefined ? '-' : p.top.map((x) => `${x.name} ${x.perReq.toFixed(2)}`).join(', ')]);
+      lines.push([`${w.id}`, r.label, fmtNum(r.userUsPerReq, 1), fmtNum(r.sysUsPerReq, 1), fmtNum(r.cpuUsPerReq, 1), fmtNum(r.appUsPerReq, 1), fmtNum(r.cpuUsPerReq / r.appUsPerReq, 2), p === undefined ? '-' : fmtNum(p.syscallsPerReq, 2), p === undefined ? '-' : p.top.map((x) => `${x.name} ${x.perReq.toFixed(2)}`).join(', ')]);
     }
   }
   if (lines.length > 0) {
-    out.push('', '#### Where the time goes (per request, proxy process only)', '');
-    out.push(table(['workload', 'configuration', 'user µs', 'kernel µs', 'total µs', 'syscalls', 'top syscalls'], lines));
+    out.push('', '#### Where the time goes (per request: the proxy process, and the upstream app it fed)', '');
+    out.push(table(['workload', 'configuration', 'user µs', 'kernel µs', 'total µs', 'upstream µs', 'proxy / upstream', 'syscalls', 'top syscalls'], lines));
     const how =
       s1.profile.tool === 'perf'
         ? `Syscalls counted with \`perf stat\` on the proxy's pids (raw_syscalls:sys_enter for the total, syscalls:sys_enter_NAME for the breakdown) over a separate ${s1.profile.seconds} s load per cell (not the measured rounds).`
         : s1.profile.tool === 'strace'
           ? `Syscalls counted with \`strace -c -f\` over a separate ${s1.profile.seconds} s load per cell: ptrace slows the proxy, so reads batch more than they would; perf's counts are the ones to quote.`
           : 'Syscalls not counted (neither perf nor strace usable, or --syscalls off).';
-    out.push('', `${how} CPU from /proc over the measured rounds (medians; 10 ms clock ticks).`);
+    out.push(
+      '',
+      `${how} CPU from /proc over the measured rounds (medians; 10 ms clock ticks). "upstream µs": the same app program on the same Node, in the same loads: the shared upstream behind nginx, HAProxy and the relay, the app Baton runs behind Baton. Both share the proxy's core, so req/s follows the sum.`,
+    );
   }
 
   const nginxRows = s1.rows.filter((r) => r.id === 'nginx');

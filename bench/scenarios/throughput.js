@@ -21,18 +21,31 @@ function load(t, w, seconds) {
   return runLoad({ port: portOf(t, w), request: w.request, c: w.c, seconds, tool: w.tool, scheme: w.scheme, h2loadArgs: w.h2loadArgs });
 }
 
-/** One measured load: the load generator's figures plus the proxy's CPU, RSS and disk spills. */
-async function measure(t, w, seconds) {
+/**
+ * One measured load: the load generator's figures plus the proxy's CPU, RSS and disk spills, and
+ * the upstream's CPU over the same seconds (`appUsPerReq`: the shared upstream, or for Baton the
+ * same app run by Baton; for "direct" the upstream is the target). `busy`: the share of the
+ * system-under-test core the two took.
+ */
+async function measure(t, w, seconds, upstream) {
   const pids = t.pids();
+  const app = t.id === 'direct' ? [] : (t.appPids?.() ?? [upstream.pid]);
   const disk0 = t.bufferedToDisk?.() ?? 0;
   const cpu0 = groupCpuSplitUs(pids);
+  const app0 = groupCpuSplitUs(app);
+  const t0 = process.hrtime.bigint();
   const res = await load(t, w, seconds);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1000;
   const cpu1 = groupCpuSplitUs(pids);
+  const app1 = groupCpuSplitUs(app);
   const n = Math.max(1, res.requests);
   const user = (cpu1.user - cpu0.user) / n;
   const sys = (cpu1.sys - cpu0.sys) / n;
-  return { ...res, userUsPerReq: user, sysUsPerReq: sys, cpuUsPerReq: user + sys, rssMb: groupRssKb(pids) / 1024, bufferedToDisk: (t.bufferedToDisk?.() ?? 0) - disk0 };
+  const appUs = t.id === 'direct' ? user + sys : (app1.user + app1.sys - app0.user - app0.sys) / n;
+  const busy = ((t.id === 'direct' ? 0 : user + sys) + appUs) * n / wallUs;
+  return { ...res, userUsPerReq: user, sysUsPerReq: sys, cpuUsPerReq: user + sys, appUsPerReq: appUs, busy, rssMb: groupRssKb(pids) / 1024, bufferedToDisk: (t.bufferedToDisk?.() ?? 0) - disk0 };
 }
+
 
 /**
  * `configs`, `workloads`: the selected table entries. `nodes`: { bench, batonNode }.
@@ -70,11 +83,11 @@ export async function throughput({ rounds, seconds, warmupSeconds, profileSecond
         const order = r % 2 === 1 ? rotated.reverse() : rotated;
         for (const t of order) {
           await sleep(200);
-          const run = { workload: w.id, id: t.id, c: w.c, round: r + 1, ...(await measure(t, w, seconds)) };
+          const run = { workload: w.id, id: t.id, c: w.c, round: r + 1, ...(await measure(t, w, seconds, upstream)) };
           runs.push(run);
           log(
             `  round ${r + 1} ${w.id.padEnd(9)} ${t.id.padEnd(16)} ${Math.round(run.rps).toString().padStart(6)} req/s  p99 ${run.p99.toFixed(1)} ms  ` +
-              `cpu ${run.cpuUsPerReq.toFixed(0)} µs/req (${run.userUsPerReq.toFixed(0)} user + ${run.sysUsPerReq.toFixed(0)} kernel)` +
+              `cpu ${run.cpuUsPerReq.toFixed(0)} µs/req (${run.userUsPerReq.toFixed(0)} user + ${run.sysUsPerReq.toFixed(0)} kernel)  app ${run.appUsPerReq.toFixed(0)} µs  core ${(100 * run.busy).toFixed(0)}%` +
               `${run.errors.timeout ? `  timeouts ${run.errors.timeout}` : ''}${run.non2xx ? `  non-2xx ${run.non2xx}` : ''}${run.bufferedToDisk ? `  buffered to disk ${run.bufferedToDisk}x` : ''}`,
           );
         }
@@ -149,6 +162,8 @@ function aggregate(cells, runs) {
         cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
         userUsPerReq: median(rs.map((r) => r.userUsPerReq)),
         sysUsPerReq: median(rs.map((r) => r.sysUsPerReq)),
+        appUsPerReq: median(rs.map((r) => r.appUsPerReq)),
+        busy: median(rs.map((r) => r.busy)),
         rssMb: median(rs.map((r) => r.rssMb)),
         bufferedToDisk: rs.reduce((a, r) => a + r.bufferedToDisk, 0),
       });

@@ -2,6 +2,7 @@
  * Starting the configurations of scenario 1 (configs.js), each pinned to the system-under-test
  * core beside the shared upstream. Every start resolves to a target:
  *   { id, label, ports: { http, https? }, pids() (the proxy's processes, for CPU and syscalls),
+ *     appPids?() (the app processes it runs itself: Baton's; others use the shared upstream),
  *     bufferedToDisk?(), stop() }
  * nginx, HAProxy and Baton (`tls: true` in configs.js) also listen for HTTPS and HTTP/2 on
  * `ports.https`, all with the same certificate (lib/tls-cert.js), for the TLS workloads.
@@ -35,7 +36,7 @@ export async function startConfig(config, { upstream, nodes }) {
     case 'nginx':
     case 'haproxy': {
       const tls = config.tls === true ? benchCertificate() : undefined;
-      const peer = await (config.kind === 'nginx' ? startNginx : startHaproxy)({ UPSTREAM_PORT: upstream.port, WS_UPSTREAM_PORT: await freePort() }, { tls });
+      const peer = await (config.kind === 'nginx' ? startNginx : startHaproxy)({ UPSTREAM_PORT: upstream.port, WS_UPSTREAM_PORT: await freePort() }, { tls, forwarded: config.forwarded === true });
       if (peer === undefined) return { why: `${config.kind} is not installed` };
       const ports = peer.httpsPort === undefined ? { http: peer.port } : { http: peer.port, https: peer.httpsPort };
       return { id: config.id, label: config.label, ports, pids: peer.pids, bufferedToDisk: peer.bufferedToDisk, stop: () => peer.stop() };
@@ -48,7 +49,7 @@ export async function startConfig(config, { upstream, nodes }) {
       const b = await startBaton({ node: node.bin, nodeArgs: config.nodeArgs, metrics: config.metrics !== false, top, service: config.service, command: [nodes.bench.bin, UPSTREAM] });
       if (httpsPort !== undefined) await waitForPort(httpsPort);
       const ports = httpsPort === undefined ? { http: b.port } : { http: b.port, https: httpsPort };
-      return { id: config.id, label: label(node), node: node.version, ports, pids: () => [b.pid], stop: () => b.stop() };
+      return { id: config.id, label: label(node), node: node.version, ports, pids: () => [b.pid], appPids: () => b.apps(), stop: () => b.stop() };
     }
     case 'proxy': {
       const port = await freePort();
