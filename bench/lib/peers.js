@@ -28,11 +28,25 @@ function readPid(file) {
 }
 
 /**
+ * The fields Baton sets on every forwarded request (X-Forwarded-For/-Proto/-Host, X-Request-Id)
+ * and the X-Request-Id it answers with, as an nginx user would set them: with `forwarded`, nginx
+ * does the same work per request as Baton (the shared configuration sets none of them).
+ */
+const FORWARDED = [
+  'proxy_set_header Host $http_host;',
+  'proxy_set_header X-Forwarded-For $remote_addr;',
+  'proxy_set_header X-Forwarded-Proto $scheme;',
+  'proxy_set_header X-Forwarded-Host $http_host;',
+  'proxy_set_header X-Request-Id $request_id;',
+  'add_header X-Request-Id $request_id always;',
+].map((line) => `\n      ${line}`).join('');
+
+/**
  * nginx 1 worker, upstream keep-alive; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. `tls`: the
  * bench certificate (lib/tls-cert.js): adds an HTTPS/HTTP/2 server (peers/nginx-tls.server.conf)
- * on `httpsPort`.
+ * on `httpsPort`. `forwarded`: every location also sets the fields above.
  */
-export async function startNginx(ports, { tls } = {}) {
+export async function startNginx(ports, { tls, forwarded = false } = {}) {
   const bin = which('nginx');
   if (bin === undefined) return undefined;
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-nginx-'));
@@ -47,6 +61,7 @@ export async function startNginx(ports, { tls } = {}) {
     const end = text.lastIndexOf('}'); // the http block's
     await writeFile(conf, `${text.slice(0, end)}${server}${text.slice(end)}`);
   }
+  if (forwarded) await writeFile(conf, (await readFile(conf, 'utf8')).replaceAll('proxy_http_version 1.1;', `proxy_http_version 1.1;${FORWARDED}`));
   const prefix = path.join(dir, 'run/nginx');
   const p = pinned(SUT_CORE, bin, ['-c', conf, '-p', prefix]);
   await run(p.cmd, p.args);

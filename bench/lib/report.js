@@ -131,8 +131,8 @@ function rangeOf(xs) {
 /** Scenario 1: a table per workload, Baton against the peers, and where the time goes. */
 function throughputSection(s1, m) {
   const out = [];
-  const peers = ['nginx', 'haproxy'];
-  const peerName = { nginx: 'nginx', haproxy: 'HAProxy' };
+  const peers = ['nginx', 'nginx-fwd', 'haproxy'];
+  const peerName = { nginx: 'nginx', 'nginx-fwd': 'nginx + fwd fields', haproxy: 'HAProxy' };
   const present = peers.filter((p) => s1.rows.some((r) => r.id === p));
   out.push('', '### 1. Throughput and latency', '');
   out.push(`Each workload against each configuration, interleaved (order rotated every round, reversed every other round); ratios are of medians from the same run. CPU µs/req is the proxy process(es) only (for "direct": the upstream itself), from /proc utime (user) + stime (kernel).`);
@@ -181,7 +181,7 @@ function throughputSection(s1, m) {
   }
 
   // Where the time goes: CPU split from the measured rounds, syscalls from the separate pass.
-  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'nginx', 'haproxy'];
+  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'nginx', 'nginx-fwd', 'haproxy'];
   const lines = [];
   for (const w of s1.workloads) {
     if (w.profile === false) continue;

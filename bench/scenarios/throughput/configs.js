@@ -15,10 +15,14 @@
  *   peer          true: a ratio column is computed against it (nginx, HAProxy)
  *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
  *   tls           true: also HTTPS and HTTP/2 on `ports.https` (the TLS workloads), one certificate for all
+ *   forwarded     nginx: also sets the fields Baton sets (X-Forwarded-*, X-Request-Id; lib/peers.js)
  */
 export const CONFIGS = [
   { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
   { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false, tls: true },
+  // nginx doing Baton's per-request work: the same forwarded fields (the upstream parses four more
+  // fields a request); a ratio column, beside the shared configuration's that the goals are judged on.
+  { id: 'nginx-fwd', label: 'nginx, 1 worker, forwarded fields', kind: 'nginx', peer: true, jit: false, tls: true, forwarded: true, workloads: ['get', 'post-1k', 'https-get', 'h2-get'] },
   { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false, tls: true },
   { id: 'baton', label: 'Baton (Node {node})', kind: 'baton', tls: true },
   { id: 'baton-node20', label: 'Baton (Node {node})', kind: 'baton', node: 20, byDefault: false, tls: true },
