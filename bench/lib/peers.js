@@ -28,9 +28,12 @@ function readPid(file) {
 }
 
 /**
- * The fields Baton sets on every forwarded request (X-Forwarded-For/-Proto/-Host, X-Request-Id)
- * and the X-Request-Id it answers with, as an nginx user would set them: with `forwarded`, nginx
- * does the same work per request as Baton (the shared configuration sets none of them).
+ * The fields Baton sets on every forwarded request (X-Forwarded-For/-Proto/-Host, X-Request-Id,
+ * and with its default `traceparent: generate` a new W3C traceparent) and the X-Request-Id it
+ * answers with, as an nginx user would set them: with `forwarded`, nginx does the same work per
+ * request as Baton (the shared configuration sets none of them). nginx has no trace ids of its
+ * own: the traceparent is made of $request_id (32 hex digits, the trace id) and its first 16
+ * (the parent id), through a map (FORWARDED_HTTP, in the http block).
  */
 const FORWARDED = [
   'proxy_set_header Host $http_host;',
@@ -38,8 +41,10 @@ const FORWARDED = [
   'proxy_set_header X-Forwarded-Proto $scheme;',
   'proxy_set_header X-Forwarded-Host $http_host;',
   'proxy_set_header X-Request-Id $request_id;',
+  'proxy_set_header traceparent 00-$request_id-$traceparent_parent-01;',
   'add_header X-Request-Id $request_id always;',
 ].map((line) => `\n      ${line}`).join('');
+const FORWARDED_HTTP = `\n  map $request_id $traceparent_parent { "~^(?<p>[0-9a-f]{16})" $p; }`;
 
 /**
  * nginx 1 worker, upstream keep-alive; `ports`: UPSTREAM_PORT, WS_UPSTREAM_PORT. `tls`: the
@@ -61,7 +66,7 @@ export async function startNginx(ports, { tls, forwarded = false } = {}) {
     const end = text.lastIndexOf('}'); // the http block's
     await writeFile(conf, `${text.slice(0, end)}${server}${text.slice(end)}`);
   }
-  if (forwarded) await writeFile(conf, (await readFile(conf, 'utf8')).replaceAll('proxy_http_version 1.1;', `proxy_http_version 1.1;${FORWARDED}`));
+  if (forwarded) await writeFile(conf, (await readFile(conf, 'utf8')).replace('http {', `http {${FORWARDED_HTTP}`).replaceAll('proxy_http_version 1.1;', `proxy_http_version 1.1;${FORWARDED}`));
   const prefix = path.join(dir, 'run/nginx');
   const p = pinned(SUT_CORE, bin, ['-c', conf, '-p', prefix]);
   await run(p.cmd, p.args);

@@ -20,8 +20,9 @@
 export const CONFIGS = [
   { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
   { id: 'nginx', label: 'nginx, 1 worker', kind: 'nginx', peer: true, jit: false, tls: true },
-  // nginx doing Baton's per-request work: the same forwarded fields (the upstream parses four more
-  // fields a request); a ratio column, beside the shared configuration's that the goals are judged on.
+  // nginx doing Baton's per-request work: the same forwarded fields and a traceparent (the upstream
+  // parses five more fields a request); a ratio column, beside the shared configuration's that the
+  // goals are judged on.
   { id: 'nginx-fwd', label: 'nginx, 1 worker, forwarded fields', kind: 'nginx', peer: true, jit: false, tls: true, forwarded: true, workloads: ['get', 'post-1k', 'https-get', 'h2-get'] },
   { id: 'haproxy', label: 'HAProxy, 1 thread', kind: 'haproxy', peer: true, jit: false, tls: true },
   { id: 'baton', label: 'Baton (Node {node})', kind: 'baton', tls: true },
