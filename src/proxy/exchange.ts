@@ -32,7 +32,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   readonly downstream: Downstream;
   readonly #service: Service;
   readonly requestId: string;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
   // OutgoingRequest, for the transport.
   readonly method: string;
   readonly path: string;
@@ -67,6 +67,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   constructor(ctx: ExchangeContext, downstream: Downstream, service: Service, route: { authority: string; prefix: string }) {
     this.#ctx = ctx;
     this.downstream = downstream;
+    // Created in the turn the head was complete: the connection's clock read is the start.
+    this.startedAt = downstream.receivedAt ?? performance.now();
     this.#service = service;
     this.method = downstream.method;
     const strip = service.config.stripPrefix && route.prefix !== '/';
