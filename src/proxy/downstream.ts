@@ -60,6 +60,8 @@ export interface Downstream {
   readonly bodyStarted: boolean;
   /** Whether respond() was called: past this point the only way to fail is abort(). */
   readonly responded: boolean;
+  /** When the head was complete (performance.now()), if the connection read the clock then: the exchange's start. */
+  readonly receivedAt?: number;
 
   attach(events: DownstreamEvents): void;
   readBody(sink: BodySink): void;

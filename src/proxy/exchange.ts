@@ -32,7 +32,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   readonly downstream: Downstream;
   readonly #service: Service;
   readonly requestId: string;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
   // OutgoingRequest, for the transport.
   readonly method: string;
   readonly path: string;
@@ -56,7 +56,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   durationMs = 0;
   firstByteMs = -1;
   #controller: RequestController | undefined;
-  #dispatchedAt = 0;
+  /** When the last attempt was dispatched (performance.now()). */
+  dispatchedAt = 0;
   #ticket: { withdraw(): void } | undefined;
   #injector: ScriptInjector | undefined;
   #side: Side = 'stable';
@@ -66,6 +67,8 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   constructor(ctx: ExchangeContext, downstream: Downstream, service: Service, route: { authority: string; prefix: string }) {
     this.#ctx = ctx;
     this.downstream = downstream;
+    // Created in the turn the head was complete: the connection's clock read is the start.
+    this.startedAt = downstream.receivedAt ?? performance.now();
     this.#service = service;
     this.method = downstream.method;
     const strip = service.config.stripPrefix && route.prefix !== '/';
@@ -143,7 +146,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
     this.upstream = upstream;
     this.attempts++;
     upstream.track(this);
-    this.#dispatchedAt = now;
+    this.dispatchedAt = now;
     this.#ctx.deadlines.add(this, this.#ctx.limits.upstreamHeadersTimeoutMs, now);
     this.#ctx.transport.dispatch(upstream, this, this);
   }
@@ -165,7 +168,7 @@ export class Exchange implements ResponseHandler, BodySink, DownstreamEvents, In
   onResponseStart(head: ResponseHead): void {
     this.#ctx.deadlines.remove(this);
     this.#to('streaming');
-    this.firstByteMs = performance.now() - this.#dispatchedAt;
+    this.firstByteMs = performance.now() - this.dispatchedAt;
     this.upstream!.served();
     this.status = head.status;
     this.#injector = startResponse(this.downstream, head, this.method, this.requestId, this.#service.config.notify.inject, this.#setCookie);

@@ -189,9 +189,9 @@ export class UpstreamConnection extends ResponseReader implements PooledConnecti
     this.ctx.quarantine.add(this);
   }
 
-  /** From the quarantine: it is over. */
-  releaseNow(): void {
-    if (this.state === 'idle' && this.handler === undefined) this.#pool.give(this);
+  /** From the quarantine: it is over, at `now`. */
+  releaseNow(now: number): void {
+    if (this.state === 'idle' && this.handler === undefined) this.#pool.give(this, now);
   }
 
   protected fail(kind: TransportErrorKind, message: string, cause: unknown): void {

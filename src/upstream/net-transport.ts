@@ -21,7 +21,7 @@ export class NetTransport implements Transport {
 
   dispatch(upstream: Upstream, request: OutgoingRequest, handler: ResponseHandler): void {
     const pool = upstream.connections;
-    const conn = pool.take() ?? new UpstreamConnection(this.#ctx, pool, upstream.host, upstream.port);
+    const conn = pool.take(request.dispatchedAt) ?? new UpstreamConnection(this.#ctx, pool, upstream.host, upstream.port);
     conn.begin(request, handler);
   }
 }

@@ -39,15 +39,16 @@ export class ConnectionPool<C extends PooledConnection> {
     return this.#closed;
   }
 
-  /** An idle connection that is still fresh, or undefined (the caller opens a new one). */
-  take(): C | undefined {
-    let now = 0;
+  /**
+   * An idle connection that is still fresh at `now` (performance.now(), the caller's read: no
+   * clock read here), or undefined (the caller opens a new one).
+   */
+  take(now: number): C | undefined {
     for (;;) {
       const conn = this.#idle.pop();
       if (conn === undefined) return undefined;
       if (conn.gone) continue;
       // The sweep runs every idleMs/4: one past idleMs may be about to be closed by the app.
-      now ||= performance.now();
       if (now - conn.idleSince > this.#opts.idleMs) {
         conn.destroy();
         continue;
@@ -56,14 +57,14 @@ export class ConnectionPool<C extends PooledConnection> {
     }
   }
 
-  /** Take back a connection whose request and response are both complete. */
-  give(conn: C): void {
+  /** Take back a connection whose request and response are both complete, idle since `now` (performance.now()). */
+  give(conn: C, now: number): void {
     if (conn.gone) return;
     if (this.#closed || this.#idle.length >= this.#opts.maxIdle) {
       conn.destroy();
       return;
     }
-    conn.idleSince = performance.now();
+    conn.idleSince = now;
     this.#idle.push(conn);
     if (this.#sweep === undefined) {
       this.#sweep = setInterval(this.#sweepIdle, Math.max(100, this.#opts.idleMs / 4));

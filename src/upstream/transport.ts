@@ -25,6 +25,8 @@ export interface OutgoingRequest {
   readonly outgoingHeaders: readonly string[];
   /** The body as Baton read it from the client: the transport frames it upstream the same way. */
   readonly body: BodyFraming;
+  /** When this attempt was dispatched (performance.now()): the transport's "now", read once by the exchange. */
+  readonly dispatchedAt: number;
 }
 
 export interface RequestController {

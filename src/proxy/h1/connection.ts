@@ -128,7 +128,10 @@ export class H1Connection implements H1Owner, SocketEvents {
   #begin(head: RequestHead): void {
     const req = new H1Downstream(head, this);
     this.#req = req;
-    this.#requestSince = this.#headSince === 0 ? performance.now() : this.#headSince;
+    // One clock read for the request timeout (from its first byte, when it came in pieces) and the exchange's start.
+    const now = performance.now();
+    req.receivedAt = now;
+    this.#requestSince = this.#headSince === 0 ? now : this.#headSince;
     this.#headSince = 0;
     if (head.body.kind !== 'none') this.#body = new BodyReader(req, head.body, this.#server.maxBody);
     this.#server.request(req);

@@ -54,6 +54,8 @@ export class H1Downstream implements Downstream {
   ended = false;
   /** The connection closed under this request before its answer ended. */
   closed = false;
+  /** When the head was complete (performance.now()): set by the connection. */
+  receivedAt = 0;
   readonly #owner: H1Owner;
   readonly #minor: 0 | 1;
   #head: string | undefined;
