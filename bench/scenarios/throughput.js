@@ -29,7 +29,8 @@ function load(t, w, seconds) {
  */
 async function measure(t, w, seconds, upstream) {
   const pids = t.pids();
-  const app = t.id === 'direct' ? [] : (t.appPids?.() ?? [upstream.pid]);
+  const direct = t.id === 'direct';
+  const app = direct ? [] : (t.appPids?.() ?? [upstream.pid]);
   const disk0 = t.bufferedToDisk?.() ?? 0;
   const cpu0 = groupCpuSplitUs(pids);
   const app0 = groupCpuSplitUs(app);
@@ -41,11 +42,10 @@ async function measure(t, w, seconds, upstream) {
   const n = Math.max(1, res.requests);
   const user = (cpu1.user - cpu0.user) / n;
   const sys = (cpu1.sys - cpu0.sys) / n;
-  const appUs = t.id === 'direct' ? user + sys : (app1.user + app1.sys - app0.user - app0.sys) / n;
-  const busy = ((t.id === 'direct' ? 0 : user + sys) + appUs) * n / wallUs;
+  const appUs = direct ? user + sys : (app1.user + app1.sys - app0.user - app0.sys) / n;
+  const busy = ((direct ? 0 : user + sys) + appUs) * n / wallUs;
   return { ...res, userUsPerReq: user, sysUsPerReq: sys, cpuUsPerReq: user + sys, appUsPerReq: appUs, busy, rssMb: groupRssKb(pids) / 1024, bufferedToDisk: (t.bufferedToDisk?.() ?? 0) - disk0 };
 }
-
 
 /**
  * `configs`, `workloads`: the selected table entries. `nodes`: { bench, batonNode }.
