@@ -1,17 +1,12 @@
 import net from 'node:net';
-import { chunkPrefix, lastChunk, requestHead } from '../http1/head-writer.js';
+import { writeBodyChunk } from '../http1/body-write.js';
+import { lastChunk, requestHead } from '../http1/head-writer.js';
 import type { HeadLimits } from '../http1/types.js';
 import type { ConnectionPool, PooledConnection } from './pool.js';
 import type { ReadBuffers } from './read-buffers.js';
 import { EMPTY, ResponseReader } from './response-reader.js';
 import type { Quarantine, Quarantined } from './quarantine.js';
 import { TransportError, type OutgoingRequest, type RequestController, type ResponseHandler, type TransportErrorKind } from './transport.js';
-
-/**
- * Body chunks up to this size go up with the head (or chunk framing) as one latin1 string (byte
- * for byte the same): one write, where cork, two or three writes and a writev cost more than the copy.
- */
-const ONE_STRING_MAX = 2048;
 
 /** What a connection shares with the others of its transport. */
 export interface ConnectionContext {
@@ -82,22 +77,7 @@ export class UpstreamConnection extends ResponseReader implements PooledConnecti
     const head = this.#headHeld;
     this.#headHeld = undefined;
     this.#sent = true;
-    if (this.request!.body.kind === 'chunked') {
-      if (chunk.length <= ONE_STRING_MAX) return socket.write(`${head ?? ''}${chunkPrefix(chunk.length)}${chunk.toString('latin1')}\r\n`, 'latin1');
-      socket.cork();
-      socket.write(head === undefined ? chunkPrefix(chunk.length) : head + chunkPrefix(chunk.length), 'latin1');
-      socket.write(chunk);
-      const ok = socket.write('\r\n', 'latin1');
-      socket.uncork();
-      return ok;
-    }
-    if (head === undefined) return socket.write(chunk);
-    if (chunk.length <= ONE_STRING_MAX) return socket.write(head + chunk.toString('latin1'), 'latin1');
-    socket.cork();
-    socket.write(head, 'latin1');
-    const ok = socket.write(chunk);
-    socket.uncork();
-    return ok;
+    return writeBodyChunk(socket, head, chunk, this.request!.body.kind === 'chunked');
   }
 
   endBody(trailers: readonly string[]): void {

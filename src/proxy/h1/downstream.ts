@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { BodyFraming, RequestHead } from '../../http1/types.js';
-import { chunkPrefix, lastChunk } from '../../http1/head-writer.js';
+import { writeBodyChunk } from '../../http1/body-write.js';
+import { lastChunk } from '../../http1/head-writer.js';
 import type { BodySink, Downstream, DownstreamEvents, Protocol, ResponseBody } from '../downstream.js';
 import { isName } from '../headers.js';
 
@@ -22,12 +23,6 @@ export interface H1Owner {
 }
 
 const NO_EVENTS: DownstreamEvents = { downstreamDrained() {}, downstreamClosed() {} };
-
-/**
- * Body chunks up to this size go out with what precedes them as one latin1 string (byte for
- * byte the same): one write, where cork, two or three writes and a writev cost more than the copy.
- */
-const ONE_STRING_MAX = 2048;
 
 /**
  * One request on one of Baton's HTTP/1.1 connections, and its answer written straight to the
@@ -156,23 +151,7 @@ export class H1Downstream implements Downstream {
       if (head !== undefined) return socket.write(head, 'latin1');
       return true;
     }
-    if (this.#chunked) {
-      const prefix = head === undefined ? chunkPrefix(chunk.length) : head + chunkPrefix(chunk.length);
-      if (chunk.length <= ONE_STRING_MAX) return socket.write(prefix + chunk.toString('latin1') + '\r\n', 'latin1');
-      socket.cork();
-      socket.write(prefix, 'latin1');
-      socket.write(chunk);
-      const ok = socket.write('\r\n', 'latin1');
-      socket.uncork();
-      return ok;
-    }
-    if (head === undefined) return socket.write(chunk);
-    if (chunk.length <= ONE_STRING_MAX) return socket.write(head + chunk.toString('latin1'), 'latin1');
-    socket.cork();
-    socket.write(head, 'latin1');
-    const ok = socket.write(chunk);
-    socket.uncork();
-    return ok;
+    return writeBodyChunk(socket, head, chunk, this.#chunked);
   }
 
   end(trailers?: readonly string[]): void {
