@@ -16,7 +16,7 @@
  * CONNECT with 405.
  */
 
-import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './field-lines.js';
+import { END, FIELD_LINE, FieldLines, MORE, fieldError } from './field-lines.js';
 import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo, type FramingError } from './framing-fields.js';
 import { INCOMPLETE, RequestLine } from './request-line.js';
 import { bytesEqualLower } from './tokens.js';
@@ -84,7 +84,7 @@ export class RequestHeadParser {
         if (why !== undefined) return decline(why);
       } else if (code === END) return this.#complete(buf, fields.end);
       else if (code === MORE) return INCOMPLETE;
-      else return decline(code === TOO_LARGE ? 'head too large' : fieldError(code));
+      else return decline(fieldError(code));
     }
   }
 

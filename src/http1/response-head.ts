@@ -14,7 +14,7 @@
  * the caller skips them and reads the next head. 101 is returned like any head.
  */
 
-import { END, FIELD_LINE, FieldLines, MORE, TOO_LARGE, fieldError } from './field-lines.js';
+import { END, FIELD_LINE, FieldLines, MORE, fieldError } from './field-lines.js';
 import { parseConnection, parseContentLength, parseTransferEncoding, type ConnectionInfo } from './framing-fields.js';
 import { FIELD, bytesEqualLower } from './tokens.js';
 import type { BodyFraming, HeadLimits, ResponseHead, ResponseHeadResult } from './types.js';
@@ -132,7 +132,7 @@ export class ResponseHeadParser {
         if (why !== undefined) return invalid(why);
       } else if (code === END) return this.#complete(buf, fields.end, method);
       else if (code === MORE) return INCOMPLETE;
-      else return invalid(code === TOO_LARGE ? 'head too large' : fieldError(code));
+      else return invalid(fieldError(code));
     }
   }
 
