@@ -106,7 +106,7 @@ export interface LimitsConfig {
   keepAliveTimeoutMs: number;
   maxHeaderSize: number;
   maxHeadersCount: number;
-  /** 0 means unlimited. */
+  /** Bytes of a request body at most (0: no limit); past it the body fails `too_large`. */
   maxBodyBytes: number;
   /** Time an upstream may take to send response headers before the client gets 504. */
   upstreamHeadersTimeoutMs: number;

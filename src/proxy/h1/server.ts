@@ -1,18 +1,12 @@
 import type { Socket } from 'node:net';
+import type { LimitsConfig } from '../../config/types.js';
 import type { HeadLimits, RequestHead } from '../../http1/types.js';
 import { LinkedSet } from '../../linked-set.js';
 import { H1Connection } from './connection.js';
 import type { H1Downstream } from './downstream.js';
 
-export interface H1Limits {
-  headersTimeoutMs: number;
-  requestTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-  maxHeaderSize: number;
-  maxHeadersCount: number;
-  /** Bytes of a request body at most (0: no limit); past it the body fails `too_large`. */
-  maxBodyBytes: number;
-}
+/** The listener limits Baton's HTTP/1.1 server reads (the whole LimitsConfig is passed, updated in place by a reload). */
+export type H1Limits = Pick<LimitsConfig, 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs' | 'maxHeaderSize' | 'maxHeadersCount' | 'maxBodyBytes'>;
 
 export interface H1ServerOptions {
   limits: H1Limits;
