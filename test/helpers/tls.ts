@@ -3,11 +3,13 @@
  * names asked (ECDSA P-256). Clients trust the CA (`ca`), never the machine's store.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http2 from 'node:http2';
 import https from 'node:https';
 import tls from 'node:tls';
+import { freePort } from '../../src/runtime/free-port.js';
 
 export interface TestCa {
   dir: string;
@@ -40,6 +42,29 @@ export function issueCert(ca: TestCa, file: string, names: string[], days = 30):
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${file}.key`, '-out', `${file}.csr`, '-subj', `/CN=${names[0]!.replace(/^IP:/, '')}`], dir);
   openssl(['x509', '-req', '-in', `${file}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${file}.pem`, '-days', String(days), '-extfile', ext], dir);
   return { certFile: path.join(dir, `${file}.pem`), keyFile: path.join(dir, `${file}.key`), pem: readFileSync(path.join(dir, `${file}.pem`), 'utf8') };
+}
+
+/** The `tls:` section of a Baton config: a listener on 127.0.0.1:`port` serving `cert`, plain HTTP not redirected. */
+export function tlsSection(port: number, cert: TestCert): string {
+  return `tls:\n  listen: 127.0.0.1:${port}\n  redirect_http: false\n  certificates:\n    - { cert: ${cert.certFile}, key: ${cert.keyFile} }\n`;
+}
+
+/** A TLS listener ready to configure: its folder (the caller removes it), CA, certificate, port and `tls:` section. */
+export interface TlsSite {
+  dir: string;
+  ca: TestCa;
+  cert: TestCert;
+  port: number;
+  section: string;
+}
+
+/** A new folder named from `prefix` with a test CA and a leaf `site` for `names`, a free port, and the {@link tlsSection} serving it. */
+export async function tlsSite(prefix: string, names: string[]): Promise<TlsSite> {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  const ca = makeCa(dir);
+  const cert = issueCert(ca, 'site', names);
+  const port = await freePort();
+  return { dir, ca, cert, port, section: tlsSection(port, cert) };
 }
 
 /** What a handshake gave: the peer certificate's names and serial, the ALPN protocol, the TLS version. */

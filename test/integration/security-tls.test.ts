@@ -1,13 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ROOT, configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { freePort } from '../../src/runtime/free-port.js';
 import { rawExchange, type RawTls } from '../helpers/raw.js';
 import { h2RawRequest } from '../helpers/h2-raw.js';
-import { h2Connect, h2Request, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
+import { h2Connect, h2Request, tlsSite, type TestCa } from '../helpers/tls.js';
 import { RawUpstream } from '../differential/upstream.js';
 import { values } from '../differential/fields.js';
 
@@ -31,15 +28,12 @@ let upstream: RawUpstream;
 let over: RawTls;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'baton-sec-tls-'));
-  ca = makeCa(dir);
-  const cert = issueCert(ca, 'leaf', ['localhost', 'llhttp.test', 'raw.test', 'replay.test']);
+  // redirect_http off (tlsSection): the same payloads go over plain HTTP to the same Baton.
+  const site = await tlsSite('baton-sec-tls-', ['localhost', 'llhttp.test', 'raw.test', 'replay.test']);
+  ({ dir, ca, port: tlsPort } = site);
   over = { ca: ca.pem, servername: 'llhttp.test' };
   upstream = new RawUpstream();
   const upstreamPort = await upstream.listen();
-  tlsPort = await freePort();
-  // redirect_http off: the same payloads go over plain HTTP to the same Baton.
-  const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  redirect_http: false\n  certificates:\n    - { cert: ${cert.certFile}, key: ${cert.keyFile} }\n`;
   baton = await startBaton(
     configYaml(
       {
@@ -47,7 +41,7 @@ beforeAll(async () => {
         raw: { hosts: ['raw.test'], command: ['node', RAW_APP] },
         replay: { hosts: ['replay.test'], command: ['node', RELAY], env: { REPLAY_UPSTREAM_PORT: String(upstreamPort) } },
       },
-      top,
+      site.section,
     ),
   );
 });

@@ -5,15 +5,12 @@
  * WebSocket handshake with a body) refused, nothing forwarded behind a request without Host.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import tls from 'node:tls';
 import { ROOT, configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { httpsRequest, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
-import { freePort } from '../../src/runtime/free-port.js';
+import { httpsRequest, tlsSite, type TestCa } from '../helpers/tls.js';
 
 const ORDERED_APP = path.join(ROOT, 'test/fixtures/ordered-app.js');
 
@@ -23,13 +20,9 @@ let baton: RunningBaton;
 let tlsPort: number;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'baton-tls-conn-'));
-  ca = makeCa(dir);
-  issueCert(ca, 'site', ['localhost', 'ordered.test']);
-  tlsPort = await freePort();
-  const top =
-    `access_log:\n  path: ./access.log\n  include_query: true\n` +
-    `tls:\n  listen: 127.0.0.1:${tlsPort}\n  redirect_http: false\n  certificates:\n    - { cert: ${path.join(dir, 'site.pem')}, key: ${path.join(dir, 'site.key')} }\n`;
+  const site = await tlsSite('baton-tls-conn-', ['localhost', 'ordered.test']);
+  ({ dir, ca, port: tlsPort } = site);
+  const top = `access_log:\n  path: ./access.log\n  include_query: true\n` + site.section;
   baton = await startBaton(configYaml({ web: { hosts: ['localhost'] }, ordered: { hosts: ['ordered.test'], command: ['node', ORDERED_APP] } }, top));
 });
 afterAll(async () => {

@@ -5,13 +5,9 @@
  * more than its socket.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import net from 'node:net';
 import { configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { httpsRequest, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
-import { freePort } from '../../src/runtime/free-port.js';
+import { httpsRequest, tlsSite, type TestCa } from '../helpers/tls.js';
 
 /** The edge's handshake timeout (HANDSHAKE_TIMEOUT_MS in src/tls/edge.ts). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -22,12 +18,9 @@ let baton: RunningBaton;
 let tlsPort: number;
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'baton-tls-silent-'));
-  ca = makeCa(dir);
-  issueCert(ca, 'site', ['localhost']);
-  tlsPort = await freePort();
-  const top = `tls:\n  listen: 127.0.0.1:${tlsPort}\n  redirect_http: false\n  certificates:\n    - { cert: ${path.join(dir, 'site.pem')}, key: ${path.join(dir, 'site.key')} }\n`;
-  baton = await startBaton(configYaml({ web: { hosts: ['localhost'] } }, top));
+  const site = await tlsSite('baton-tls-silent-', ['localhost']);
+  ({ dir, ca, port: tlsPort } = site);
+  baton = await startBaton(configYaml({ web: { hosts: ['localhost'] } }, site.section));
 });
 afterAll(async () => {
   await dispose(baton);
