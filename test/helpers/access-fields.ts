@@ -1,5 +1,36 @@
-/** A sample access-log record, for the tests of the line's two writers. */
+/**
+ * The access log in tests: a sample record, for the tests of the line's two writers, and the
+ * lines a running Baton wrote to its file.
+ */
+import { readFile } from 'node:fs/promises';
 import type { AccessFields } from '../../src/observe/access-line.js';
+
+/** One access-log line, parsed. */
+export type Line = Record<string, unknown>;
+
+/** The lines of the access log `file` as they are now (none while it does not exist). */
+export async function readLines(file: string): Promise<Line[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Line);
+}
+
+/** The lines of `file`, once there are at least `n` (bounded wait: Baton batches them). */
+export async function linesOf(file: string, n: number, timeoutMs = 5000): Promise<Line[]> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = await readLines(file);
+    if (lines.length >= n || Date.now() > until) return lines;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 export const FIELDS: AccessFields = {
   kind: 'http',

@@ -7,7 +7,6 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -17,10 +16,9 @@ import WebSocket from 'ws';
 import { configYaml, dispose, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
 import { h2Connect, h2Request, httpsRequest, issueCert, makeCa, type TestCa } from '../helpers/tls.js';
 import { freePort } from '../../src/runtime/free-port.js';
+import { linesOf, type Line } from '../helpers/access-fields.js';
 import { request as control } from '../../src/cli/client.js';
 import type { StatusBody } from '../../src/control/protocol.js';
-
-type Line = Record<string, unknown>;
 
 let dir: string;
 let ca: TestCa;
@@ -39,28 +37,9 @@ afterEach(async () => {
 
 const ACCESS_LOG = 'access_log:\n  path: ./access.log\n';
 
-async function readLines(file: string): Promise<Line[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
-
-/** The lines of Baton's access log once at least `n` are there (bounded wait). */
-async function linesOf(b: RunningBaton, n: number, timeoutMs = 5000): Promise<Line[]> {
-  const file = path.join(b.dir, 'access.log');
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = await readLines(file);
-    if (lines.length >= n || Date.now() > until) return lines;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** Baton's access log file (ACCESS_LOG puts it in its folder). */
+function logOf(b: RunningBaton): string {
+  return path.join(b.dir, 'access.log');
 }
 
 function plainGet(port: number, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -100,7 +79,7 @@ describe('the access log over TLS, HTTP/2 and WebSockets', () => {
       session.close();
     }
     expect((await plainGet(baton.port, '/version', { 'user-agent': 'plain' })).status).toBe(200);
-    const lines = await linesOf(baton, 4);
+    const lines = await linesOf(logOf(baton), 4);
     const by = (ua: string): Line | undefined => lines.find((l) => l.user_agent === ua);
     expect(by('tls13')).toMatchObject({ protocol: 'http/1.1', tls: 'TLSv1.3', service: 'web', status: 200, outcome: 'ok' });
     expect(by('tls12')).toMatchObject({ protocol: 'http/1.1', tls: 'TLSv1.2', status: 200 });
@@ -117,7 +96,7 @@ describe('the access log over TLS, HTTP/2 and WebSockets', () => {
     const closed = new Promise((r) => ws.once('close', r));
     ws.close();
     await closed;
-    const [line] = await linesOf(baton, 1);
+    const [line] = await linesOf(logOf(baton), 1);
     expect(line).toMatchObject({ kind: 'websocket', service: 'web', path: '/ws', status: 101, protocol: 'http/1.1', tls: 'TLSv1.3', outcome: 'ok' });
   });
 
@@ -127,7 +106,7 @@ describe('the access log over TLS, HTTP/2 and WebSockets', () => {
     const r = await plainGet(baton.port, '/orders?id=1', { host: 'app.test' });
     expect(r.status).toBe(308);
     expect(r.headers.location).toBe(`https://app.test:${tlsPort}/orders?id=1`);
-    const [line] = await linesOf(baton, 1);
+    const [line] = await linesOf(logOf(baton), 1);
     expect(line).toMatchObject({ kind: 'http', service: null, host: 'app.test', path: '/orders', status: 308, tls: null, attempts: 0, outcome: 'baton:redirect_https' });
   });
 });
@@ -144,7 +123,7 @@ describe('the access log through migrations, maintenance and refusals', () => {
     const r = await plainGet(b.port, '/version', { 'user-agent': 'held' });
     expect(r.status).toBe(200);
     expect((await deploying).code).toBe(0);
-    const lines = await linesOf(b, 1);
+    const lines = await linesOf(logOf(b), 1);
     const line = lines.find((l) => l.user_agent === 'held')!;
     expect(line).toMatchObject({ service: 'web', status: 200, version: 'v2', outcome: 'ok' });
     // Most of its time was spent waiting for the migration, at the gate.
@@ -158,7 +137,7 @@ describe('the access log through migrations, maintenance and refusals', () => {
     const r = await plainGet(baton.port, '/orders', { 'user-agent': 'in-maintenance' });
     expect(r.status).toBe(503);
     expect(r.headers['retry-after']).toBe('30');
-    const lines = await linesOf(baton, 1);
+    const lines = await linesOf(logOf(baton), 1);
     expect(lines.find((l) => l.user_agent === 'in-maintenance')).toMatchObject({ service: 'web', status: 503, attempts: 0, upstream: null, outcome: 'baton:maintenance' });
   });
 
@@ -177,7 +156,7 @@ describe('the access log through migrations, maintenance and refusals', () => {
       req.end(Buffer.alloc(1000));
     });
     expect(big).toBe(413);
-    const lines = await linesOf(baton, 3);
+    const lines = await linesOf(logOf(baton), 3);
     expect(lines.map((l) => [l.status, l.service])).toEqual([
       [404, null],
       [431, null],
@@ -204,7 +183,7 @@ describe('the access log through migrations, maintenance and refusals', () => {
     expect(await raw('GET /x HTTP/1.1\r\nHost: a\r\nbad field\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 400/);
     expect(await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', true)).toMatch(/^HTTP\/1\.1 405/);
     expect(await raw('GET /slow HTTP/1.1\r\nHost: a\r\n', false)).toMatch(/^HTTP\/1\.1 408/);
-    const lines = await linesOf(baton, 3);
+    const lines = await linesOf(logOf(baton), 3);
     expect(lines.map((l) => l.status)).toEqual([400, 405, 408]);
     for (const l of lines) expect(l).toMatchObject({ kind: 'http', service: null, method: null, path: null, request_id: null, protocol: null, client: '127.0.0.1', tls: null, attempts: 0, outcome: 'baton:rejected' });
   });

@@ -6,42 +6,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { configYaml, dispose, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { linesOf, readLines } from '../helpers/access-fields.js';
 
 let baton: RunningBaton | undefined;
 afterEach(async () => {
   await dispose(baton);
   baton = undefined;
 });
-
-type Line = Record<string, unknown>;
-
-async function readLines(file: string): Promise<Line[]> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return [];
-  }
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Line);
-}
-
-/** Lines of `file`, once there are at least `n` (bounded wait). */
-async function linesOf(file: string, n: number, timeoutMs = 5000): Promise<Line[]> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const lines = await readLines(file);
-    if (lines.length >= n || Date.now() > until) return lines;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
