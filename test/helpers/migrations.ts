@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import path from 'node:path';
+import { expect } from 'vitest';
 import { ROOT } from './baton.js';
 import type { Postgres } from './postgres.js';
 
@@ -147,4 +148,23 @@ export function holdWindow(events: ReadonlyArray<object>): { min: number; max: n
     beforeHold: ms('start') + ms('healthy'),
     rounding: 1,
   };
+}
+
+/**
+ * What a deploy that migrated under writers must show, on either runtime: no write failed or was
+ * lost, v2 took writes and each carries the new column, and the hold spans the quiesce and the
+ * migration (pg_sleep of MIGRATION_MS), not the whole deploy: bounded by the deploy's own step
+ * times (holdWindow), not by a wall-clock figure.
+ */
+export function expectMigratedWithoutLoss(t: Tally, done: { hold_ms: number; ms: number }, events: ReadonlyArray<object>): void {
+  expect(t.failed.slice(0, 3)).toEqual([]);
+  expect(t.lost).toEqual([]);
+  expect(t.byNew).toBeGreaterThan(0);
+  // Every write v2 acknowledged carries the new column.
+  expect(t.authored).toBe(t.byNew);
+  const w = holdWindow(events);
+  expect(done.hold_ms).toBeGreaterThanOrEqual(MIGRATION_MS);
+  expect(done.hold_ms).toBeGreaterThanOrEqual(w.min - w.rounding);
+  expect(done.hold_ms).toBeLessThanOrEqual(w.max + w.rounding);
+  expect(done.hold_ms).toBeLessThan(done.ms - w.beforeHold);
 }
