@@ -1,11 +1,50 @@
 /**
- * What the end-to-end browser tests need beyond test/helpers/baton.ts: a deploy whose NDJSON
- * events are timestamped as they are read, Baton's own log time of a switch, a fixed free port
- * (so a restarted Baton keeps the page's origin) and an in-page recorder.
+ * What the end-to-end browser tests need beyond test/helpers/baton.ts: a browser, context and
+ * page per test, a deploy whose NDJSON events are timestamped as they are read, Baton's own log
+ * time of a switch, a fixed free port (so a restarted Baton keeps the page's origin) and an
+ * in-page recorder.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { CLI } from '../helpers/baton.js';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { CLI, removeDir, type RunningBaton } from '../helpers/baton.js';
+import { launchBrowser } from './helpers.js';
+
+/** What {@link chromiumPerTest} keeps: the file's browser, this test's context and page, the Batons this test started. */
+export interface BrowserTest {
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** Push every Baton the test starts: each is stopped, and its folder removed, after the test. */
+  batons: RunningBaton[];
+}
+
+/**
+ * Registers its hooks in the calling describe: one Chromium for all its tests, and per test a
+ * new context (960x640, with {@link RECORDER}) and page, closed after it with the Batons it started.
+ */
+export function chromiumPerTest(): BrowserTest {
+  const t = { batons: [] as RunningBaton[] } as BrowserTest;
+  beforeAll(async () => {
+    t.browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await t.browser?.close();
+  });
+  beforeEach(async () => {
+    t.context = await t.browser.newContext({ viewport: { width: 960, height: 640 } });
+    await t.context.addInitScript(RECORDER);
+    t.page = await t.context.newPage();
+  });
+  afterEach(async () => {
+    await t.context?.close();
+    for (const b of t.batons) await b.stop();
+    for (const dir of new Set(t.batons.map((b) => b.dir))) await removeDir(dir);
+    t.batons = [];
+  });
+  return t;
+}
 
 /** One NDJSON event of `baton deploy --json`, with the wall-clock time it was read. */
 export interface TimedEvent {

@@ -4,11 +4,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
-import { browserAvailable, launchBrowser } from './helpers.js';
-import { RECORDER, deployStreaming, freePort, loggedSwitchTime, median, type PageRecord } from './e2e-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { configYaml, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { browserAvailable } from './helpers.js';
+import { chromiumPerTest, deployStreaming, freePort, loggedSwitchTime, median, type PageRecord } from './e2e-helpers.js';
 
 const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
@@ -28,51 +27,26 @@ async function yamlOnFreePort(extra = SERVICE_EXTRA): Promise<string> {
 }
 
 describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', () => {
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  /** Every Baton a test started (a restart adds one); all stopped after each test. */
-  let batons: RunningBaton[] = [];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-  });
-
-  beforeEach(async () => {
-    context = await browser.newContext({ viewport: { width: 960, height: 640 } });
-    await context.addInitScript(RECORDER);
-    page = await context.newPage();
-  });
-
-  afterEach(async () => {
-    await context?.close();
-    for (const b of batons) await b.stop();
-    for (const dir of new Set(batons.map((b) => b.dir))) await removeDir(dir);
-    batons = [];
-  });
+  const chrome = chromiumPerTest();
 
   async function start(yaml: string, opts: { dir?: string; args?: string[] } = {}): Promise<RunningBaton> {
     const b = await startBaton(yaml, opts);
-    batons.push(b);
+    chrome.batons.push(b);
     return b;
   }
 
   /** Opens `path` through Baton and waits until the client's notice socket is open. */
   async function open(baton: RunningBaton, path = '/'): Promise<void> {
-    await page.goto(baton.url + path);
+    await chrome.page.goto(baton.url + path);
     await waitForNoticeSocket();
   }
 
   async function waitForNoticeSocket(timeoutMs = 5000): Promise<void> {
-    await page.waitForFunction(() => (window as unknown as { Baton?: { state: string } }).Baton?.state === 'open', undefined, { timeout: timeoutMs });
+    await chrome.page.waitForFunction(() => (window as unknown as { Baton?: { state: string } }).Baton?.state === 'open', undefined, { timeout: timeoutMs });
   }
 
-  const record = (): Promise<PageRecord> => page.evaluate(() => (window as unknown as { __rec: PageRecord }).__rec);
-  const banner = () => page.locator('baton-notice');
+  const record = (): Promise<PageRecord> => chrome.page.evaluate(() => (window as unknown as { __rec: PageRecord }).__rec);
+  const banner = () => chrome.page.locator('baton-notice');
   const liveText = (version: string) => `A new version (${version}) is live.`;
 
   it('shows "A new version (vN) is live." within 1 s of each switch (3 deploys, median printed)', async () => {
@@ -87,8 +61,8 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
       await banner().getByText(liveText(version), { exact: true }).waitFor({ timeout: Math.max(1, switchReadAt + 1000 - Date.now()) });
       if (version === 'v2') {
         mkdirSync(OUTPUT_DIR, { recursive: true });
-        await page.waitForTimeout(300); // let the entrance animation settle before the picture
-        await page.screenshot({ path: `${OUTPUT_DIR}e2e-banner.png` });
+        await chrome.page.waitForTimeout(300); // let the entrance animation settle before the picture
+        await chrome.page.screenshot({ path: `${OUTPUT_DIR}e2e-banner.png` });
       }
       const { code } = await deploy.done;
       expect(code).toBe(0);
@@ -116,13 +90,13 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
   it('Reload on the banner loads the new version', async () => {
     const baton = await start(await yamlOnFreePort());
     await open(baton);
-    await expect(page.locator('#version').textContent()).resolves.toBe('v1');
+    await expect(chrome.page.locator('#version').textContent()).resolves.toBe('v1');
     const deploy = deployStreaming(baton.socket, 'web', 'v2');
     await deploy.switched;
 
     await banner().getByRole('button', { name: 'Reload' }).click({ timeout: 1000 });
 
-    await page.locator('#version', { hasText: 'v2' }).waitFor({ timeout: 5000 });
+    await chrome.page.locator('#version', { hasText: 'v2' }).waitFor({ timeout: 5000 });
     await waitForNoticeSocket();
     expect(await banner().count()).toBe(0);
     expect((await deploy.done).code).toBe(0);
@@ -145,14 +119,14 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
     const r = await baton.cli('deploy', 'web', 'crash1');
 
     expect(r.code).toBe(1);
-    await page.waitForFunction(() => (window as unknown as { __rec: PageRecord }).__rec.messages.some((m) => m.type === 'deploy_failed'), undefined, { timeout: 2000 });
+    await chrome.page.waitForFunction(() => (window as unknown as { __rec: PageRecord }).__rec.messages.some((m) => m.type === 'deploy_failed'), undefined, { timeout: 2000 });
     const seen = (await record()).messages.map((m) => ({ type: m.type, version: m.version, banner: m.banner }));
     expect(seen).toEqual([
       { type: 'deploying', version: 'crash1', banner: 'Updating…' },
       { type: 'deploy_failed', version: 'crash1', banner: null },
     ]);
     expect(await banner().count()).toBe(0);
-    await expect(page.locator('#version').textContent()).resolves.toBe('v1');
+    await expect(chrome.page.locator('#version').textContent()).resolves.toBe('v1');
   }, 60_000);
 
   it('after Baton restarts, the client reconnects and still gets the next deploy', async () => {
@@ -161,7 +135,7 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
     await open(first);
 
     expect(await first.stop()).toBe(0);
-    await page.waitForFunction(() => (window as unknown as { Baton: { state: string } }).Baton.state !== 'open', undefined, { timeout: 5000 });
+    await chrome.page.waitForFunction(() => (window as unknown as { Baton: { state: string } }).Baton.state !== 'open', undefined, { timeout: 5000 });
     const second = await start(yaml, { dir: first.dir });
     expect(second.url).toBe(first.url);
     await waitForNoticeSocket(35_000); // backoff with jitter: up to a few seconds
@@ -175,7 +149,7 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
   it("the demo's app WebSocket is closed with 1012 after the grace and reconnects to the new version", async () => {
     const baton = await start(await yamlOnFreePort());
     await open(baton);
-    await page.locator('#ws-state', { hasText: /^open$/ }).waitFor({ timeout: 5000 });
+    await chrome.page.locator('#ws-state', { hasText: /^open$/ }).waitFor({ timeout: 5000 });
     expect(await firstEchoLine()).toEqual(['v1', 'hello']);
 
     const deploy = deployStreaming(baton.socket, 'web', 'v2');
@@ -184,8 +158,8 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
     expect(code).toBe(0);
     expect(events.find((e) => e.event.step === 'drain')?.event.websockets_closed).toBe(1);
 
-    await page.locator('#ws-state', { hasText: /^open$/ }).waitFor({ timeout: 5000 });
-    await page.waitForFunction(() => document.querySelector('#echo-log li b')?.textContent === 'v2', undefined, { timeout: 5000 });
+    await chrome.page.locator('#ws-state', { hasText: /^open$/ }).waitFor({ timeout: 5000 });
+    await chrome.page.waitForFunction(() => document.querySelector('#echo-log li b')?.textContent === 'v2', undefined, { timeout: 5000 });
     const states = (await record()).wsState;
     const closed = states.find((s) => s.text.startsWith('closed ('));
     expect(closed?.text).toBe('closed (1012), reconnecting…');
@@ -195,15 +169,15 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
     expect(await firstEchoLine()).toEqual(['v2', 'hello']);
 
     // The new socket works: an echo comes back from v2.
-    await page.fill('#echo-input', 'ping after hand-over');
-    await page.click('#echo-send');
-    await page.waitForFunction(() => document.querySelector('#echo-log li span')?.textContent === 'ping after hand-over', undefined, { timeout: 2000 });
+    await chrome.page.fill('#echo-input', 'ping after hand-over');
+    await chrome.page.click('#echo-send');
+    await chrome.page.waitForFunction(() => document.querySelector('#echo-log li span')?.textContent === 'ping after hand-over', undefined, { timeout: 2000 });
     expect(await firstEchoLine()).toEqual(['v2', 'ping after hand-over']);
   }, 60_000);
 
   /** The newest line of the demo page's echo log, as [version, text]. */
   function firstEchoLine(): Promise<[string, string]> {
-    return page.evaluate(() => {
+    return chrome.page.evaluate(() => {
       const li = document.querySelector('#echo-log li');
       return [li?.querySelector('b')?.textContent ?? '', li?.querySelector('span')?.textContent ?? ''] as [string, string];
     });
@@ -226,7 +200,7 @@ describe.skipIf(!runBrowserTests)('the demo page through Baton, in Chromium', ()
       const baton = await start(await yamlOnFreePort(`${SERVICE_EXTRA}\nnotify:\n  inject: true`));
 
       await open(baton, '/plain');
-      expect(await page.locator('script[src="/_baton/client.js"]').count()).toBe(1);
+      expect(await chrome.page.locator('script[src="/_baton/client.js"]').count()).toBe(1);
       const deploy = deployStreaming(baton.socket, 'web', 'v2');
       const switchReadAt = await deploy.switched;
 

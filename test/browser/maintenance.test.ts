@@ -6,13 +6,12 @@
 import http from 'node:http';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { configYaml, removeDir, startBaton, type RunningBaton } from '../helpers/baton.js';
+import { describe, expect, it } from 'vitest';
+import { configYaml, startBaton, type RunningBaton } from '../helpers/baton.js';
 import { request as control } from '../../src/cli/client.js';
 import type { StatusBody } from '../../src/control/protocol.js';
-import { browserAvailable, launchBrowser } from './helpers.js';
-import { RECORDER, deployStreaming, freePort, type PageRecord } from './e2e-helpers.js';
+import { browserAvailable } from './helpers.js';
+import { chromiumPerTest, deployStreaming, freePort, type PageRecord } from './e2e-helpers.js';
 
 const OUTPUT_DIR = fileURLToPath(new URL('../../test-output/', import.meta.url));
 
@@ -60,53 +59,32 @@ function load(port: number, clients = 8): { stop: () => Promise<Array<{ status: 
 }
 
 describe.skipIf(!runBrowserTests)('maintenance and a migration, in Chromium', () => {
-  let browser: Browser;
-  let context: BrowserContext;
-  let page: Page;
-  let batons: RunningBaton[] = [];
-
-  beforeAll(async () => {
-    browser = await launchBrowser();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-  });
-  beforeEach(async () => {
-    context = await browser.newContext({ viewport: { width: 960, height: 640 } });
-    await context.addInitScript(RECORDER);
-    page = await context.newPage();
-  });
-  afterEach(async () => {
-    await context?.close();
-    for (const b of batons) await b.stop();
-    for (const dir of new Set(batons.map((b) => b.dir))) await removeDir(dir);
-    batons = [];
-  });
+  const chrome = chromiumPerTest();
 
   async function start(extra: string): Promise<RunningBaton> {
     const port = await freePort();
     const yaml = configYaml({ web: { extra: `drain:\n  timeout: 3s\n  websocket_grace: 500ms\n${extra}` } }).replace('listen: 127.0.0.1:0', `listen: 127.0.0.1:${port}`);
     const b = await startBaton(yaml);
-    batons.push(b);
+    chrome.batons.push(b);
     return b;
   }
 
   async function open(baton: RunningBaton): Promise<void> {
-    await page.goto(baton.url + '/');
-    await page.waitForFunction(() => (window as unknown as { Baton?: { state: string } }).Baton?.state === 'open', undefined, { timeout: 5000 });
+    await chrome.page.goto(baton.url + '/');
+    await chrome.page.waitForFunction(() => (window as unknown as { Baton?: { state: string } }).Baton?.state === 'open', undefined, { timeout: 5000 });
   }
 
-  const banner = () => page.locator('baton-notice');
-  const record = (): Promise<PageRecord> => page.evaluate(() => (window as unknown as { __rec: PageRecord }).__rec);
+  const banner = () => chrome.page.locator('baton-notice');
+  const record = (): Promise<PageRecord> => chrome.page.evaluate(() => (window as unknown as { __rec: PageRecord }).__rec);
   const state = async (b: RunningBaton): Promise<string> => ((await control(b.socket, 'GET', '/v1/status')).body as StatusBody).services.web!.state;
 
   it('on: the open page gets the notice, a new load gets the 503 page with the message escaped and Retry-After; off: a reload shows the app', async () => {
     const baton = await start('maintenance:\n  retry_after: 45s');
     const clients = load(baton.port);
     await open(baton);
-    await expect(page.locator('#version').textContent()).resolves.toBe('v1');
+    await expect(chrome.page.locator('#version').textContent()).resolves.toBe('v1');
     const alerts: string[] = [];
-    page.on('dialog', (d) => {
+    chrome.page.on('dialog', (d) => {
       alerts.push(d.message());
       void d.dismiss();
     });
@@ -115,10 +93,10 @@ describe.skipIf(!runBrowserTests)('maintenance and a migration, in Chromium', ()
     expect(on.code, on.stderr).toBe(0);
     // The open page: the banner, its text the message as text (no element made of it).
     await banner().getByText(MESSAGE, { exact: true }).waitFor({ timeout: 2000 });
-    expect(await page.evaluate(() => document.querySelector('baton-notice')!.shadowRoot!.querySelector('.text')!.children.length)).toBe(0);
+    expect(await chrome.page.evaluate(() => document.querySelector('baton-notice')!.shadowRoot!.querySelector('.text')!.children.length)).toBe(0);
 
     // A second tab loads the page anew: Baton's maintenance page.
-    const second = await context.newPage();
+    const second = await chrome.context.newPage();
     second.on('dialog', (d) => {
       alerts.push(d.message());
       void d.dismiss();
@@ -132,15 +110,15 @@ describe.skipIf(!runBrowserTests)('maintenance and a migration, in Chromium', ()
     expect(await second.locator('main b, main script').count()).toBe(0);
     expect(await res!.text()).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
     mkdirSync(OUTPUT_DIR, { recursive: true });
-    await second.screenshot({ path: `${OUTPUT_DIR}maintenance-page.png` });
+    await second.screenshot({ path: `${OUTPUT_DIR}maintenance-chrome.page.png` });
     await second.close();
 
     const off = await baton.cli('maintenance', 'web', 'off');
     expect(off.code, off.stderr).toBe(0);
-    const reloaded = await page.reload();
+    const reloaded = await chrome.page.reload();
     expect(reloaded!.status()).toBe(200);
-    await expect(page.locator('#version').textContent()).resolves.toBe('v1');
-    await page.waitForTimeout(200);
+    await expect(chrome.page.locator('#version').textContent()).resolves.toBe('v1');
+    await chrome.page.waitForTimeout(200);
     const results = await clients.stop();
 
     expect(alerts).toEqual([]);
@@ -160,13 +138,13 @@ describe.skipIf(!runBrowserTests)('maintenance and a migration, in Chromium', ()
     for (let i = 0; i < 400 && migrateStartedAt === undefined; i++) {
       const swapping = ((await control(baton.socket, 'GET', '/v1/status')).body as StatusBody).services.web!.swapping;
       if (swapping?.step === 'migrate') migrateStartedAt = swapping.step_started_at;
-      else await page.waitForTimeout(25);
+      else await chrome.page.waitForTimeout(25);
     }
     expect(await state(baton)).toBe('migrating');
 
     // Chromium shows the discreet banner, and a fetch from the page waits in the hold.
     await banner().getByText('Updating…', { exact: true }).waitFor({ timeout: 1000 });
-    const held = page.evaluate(async () => {
+    const held = chrome.page.evaluate(async () => {
       const res = await fetch('/version', { cache: 'no-store' });
       return { status: res.status, version: ((await res.json()) as { version: string }).version, at: Date.now() };
     });
