@@ -12,7 +12,7 @@
  * rotated every round and reversed every other round. Per window: the proxy's and the app's CPU
  * per request (user + kernel, /proc), req/s, the app's voluntary context switches per request;
  * then medians and ranges over rounds and, per configuration, the app's CPU as a ratio to the
- * plain relay's in the same round (median of the per-round ratios).
+ * plain relay's and to relay-spin's in the same round (medians of the per-round ratios).
  *
  *   node bench/neighbour.js [--rounds 6] [--seconds 3] [--json out.json]
  */
@@ -129,10 +129,10 @@ const fmtRange = (r, digits) => `${fmtNum(r.median, digits)} (${fmtNum(r.min, di
 
 function table(rows) {
   const lines = [
-    '| configuration | proxy µs/req | app µs/req | app × relay (same round) | app vol. switches/req | req/s |',
-    '| --- | --: | --: | --: | --: | --: |',
+    '| configuration | proxy µs/req | app µs/req | app × relay (same round) | app × relay-spin (same round) | app vol. switches/req | req/s |',
+    '| --- | --: | --: | --: | --: | --: | --: |',
   ];
-  for (const r of rows) lines.push(`| ${r.id} | ${fmtRange(r.proxyUsPerReq, 1)} | ${fmtRange(r.appUsPerReq, 1)} | ${fmtRange(r.appVsRelay, 2)} | ${fmtRange(r.appVcsPerReq, 3)} | ${fmtRange(r.rps, 0)} |`);
+  for (const r of rows) lines.push(`| ${r.id} | ${fmtRange(r.proxyUsPerReq, 1)} | ${fmtRange(r.appUsPerReq, 1)} | ${fmtRange(r.appVsRelay, 2)} | ${fmtRange(r.appVsRelaySpin, 2)} | ${fmtRange(r.appVcsPerReq, 3)} | ${fmtRange(r.rps, 0)} |`);
   return lines.join('\n');
 }
 
@@ -206,7 +206,9 @@ async function main() {
       }
     }
 
-    const relayApp = (r) => windows.find((w) => w.round === r && w.id === 'relay')?.appUsPerReq;
+    // The app's CPU as a ratio to what it was behind another configuration in the same round:
+    // the plain relay (the floor), and relay-spin (a proxy as costly as Baton, CPU only).
+    const appIn = (r, id) => windows.find((w) => w.round === r && w.id === id)?.appUsPerReq;
     const rows = targets.map((t) => {
       const ws = windows.filter((w) => w.id === t.id);
       return {
@@ -218,7 +220,8 @@ async function main() {
         rps: range(ws.map((w) => w.rps)),
         proxyUsPerReq: range(ws.map((w) => w.proxyUsPerReq)),
         appUsPerReq: range(ws.map((w) => w.appUsPerReq)),
-        appVsRelay: range(ws.map((w) => w.appUsPerReq / relayApp(w.round))),
+        appVsRelay: range(ws.map((w) => w.appUsPerReq / appIn(w.round, 'relay'))),
+        appVsRelaySpin: range(ws.map((w) => w.appUsPerReq / appIn(w.round, 'relay-spin'))),
         appVcsPerReq: range(ws.map((w) => w.appVcsPerReq)),
         busy: range(ws.map((w) => w.busy)),
       };

@@ -28,7 +28,7 @@ if (missing.length > 0 && !mustRun) console.warn(`test/integration/bench-neighbo
 const CONFIGS = ['baton', 'nginx-fwd', 'relay', 'relay-spin', 'relay-alloc'];
 
 type Range = { median: number; min: number; max: number };
-type Row = { id: string; rounds: number; requests: number; errors: number; non2xx: number; rps: Range; proxyUsPerReq: Range; appUsPerReq: Range; appVsRelay: Range; appVcsPerReq: Range };
+type Row = { id: string; rounds: number; requests: number; errors: number; non2xx: number; rps: Range; proxyUsPerReq: Range; appUsPerReq: Range; appVsRelay: Range; appVsRelaySpin: Range; appVcsPerReq: Range };
 type Window = { round: number; id: string; requests: number; proxyUsPerReq: number; appUsPerReq: number; appUserUsPerReq: number; appSysUsPerReq: number };
 
 describe.skipIf(missing.length > 0 && !mustRun)('bench/neighbour.js', () => {
@@ -71,12 +71,14 @@ describe.skipIf(missing.length > 0 && !mustRun)('bench/neighbour.js', () => {
         // The app's CPU over the window: 0 would mean the wrong process was read.
         expect(r.appUsPerReq.median, r.id).toBeGreaterThan(0);
         expect(Number.isFinite(r.appVsRelay.median), r.id).toBe(true);
+        expect(Number.isFinite(r.appVsRelaySpin.median), r.id).toBe(true);
         expect(Number.isFinite(r.appVcsPerReq.median), r.id).toBe(true);
       }
       const row = (id: string) => results.rows.find((r) => r.id === id) as Row;
       expect(row('relay').appVsRelay.median).toBe(1);
+      expect(row('relay-spin').appVsRelaySpin.median).toBe(1);
       expect(row('relay-spin').proxyUsPerReq.median).toBeGreaterThan(2 * row('relay').proxyUsPerReq.median);
-      expect(run.stdout).toContain('| configuration | proxy µs/req | app µs/req | app × relay (same round) | app vol. switches/req | req/s |');
+      expect(run.stdout).toContain('| configuration | proxy µs/req | app µs/req | app × relay (same round) | app × relay-spin (same round) | app vol. switches/req | req/s |');
       for (const id of CONFIGS) expect(run.stdout).toContain(`| ${id} |`);
     } finally {
       await rm(dir, { recursive: true, force: true });
