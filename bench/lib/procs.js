@@ -3,7 +3,7 @@
  * of everything started so that it is all stopped (by pid) however the run ends.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, readlinkSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { sleep } from './util.js';
@@ -221,4 +221,44 @@ export function nofile() {
   } catch {
     return { soft: 1024, hard: 1024 };
   }
+}
+
+/** Voluntary context switches of a process, summed over its threads (/proc/PID/task/TID/status). */
+export function voluntarySwitches(pid) {
+  let sum = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      if (m !== null) sum += Number(m[1]);
+    }
+  } catch {
+    return NaN;
+  }
+  return sum;
+}
+
+/**
+ * The TCP ports a process listens on at 127.0.0.1 (IPv4): its socket inodes (/proc/PID/fd)
+ * matched against the listening rows of /proc/net/tcp.
+ */
+export function listeningPorts(pid) {
+  const inodes = new Set();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m !== null) inodes.add(m[1]);
+      } catch {}
+    }
+  } catch {
+    return [];
+  }
+  const ports = [];
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local_address is f[1] (hex ip:port), st f[3] (0A: LISTEN), inode f[9]; 0100007F is 127.0.0.1.
+    if (f.length < 10 || f[3] !== '0A' || !inodes.has(f[9]) || !f[1].startsWith('0100007F:')) continue;
+    ports.push(parseInt(f[1].split(':')[1], 16));
+  }
+  return ports;
 }

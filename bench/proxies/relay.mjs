@@ -5,11 +5,52 @@
 // per request it also connects upstream per request (a pooling proxy would not).
 //
 //   PORT=8080 UPSTREAM_PORT=9000 node bench/proxies/relay.mjs
+//
+// Busy work per request, off unless set (bench/neighbour.js uses it to make the relay cost what
+// a real proxy costs, one kind of cost at a time), done on each chunk from the client, which for
+// a small keep-alive request is one per request:
+//   RELAY_SPIN_US=N          spin the CPU for N µs (no allocation)
+//   RELAY_GARBAGE_BYTES=N    allocate ~N bytes of small objects that die by the next chunk
+// Both may be set (the allocation first). Bad values exit with a message naming the variable.
 import net from 'node:net';
 import { settings } from './headers.mjs';
 
 const config = settings(process.env);
 const kPeer = Symbol('peer');
+
+function knob(name) {
+  const text = process.env[name];
+  if (text === undefined || text === '') return 0;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0) {
+    process.stderr.write(`relay: ${name} must be a number >= 0, got ${JSON.stringify(text)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+const spinUs = knob('RELAY_SPIN_US');
+// One garbage node: { next, a, b, c } with small-integer fields is 56 bytes of V8 heap on x64
+// (map, properties, elements, 4 in-object fields; checked with process.memoryUsage()).
+const NODE_BYTES = 56;
+const garbageNodes = Math.round(knob('RELAY_GARBAGE_BYTES') / NODE_BYTES);
+
+// Held until the next chunk replaces it, so the allocation cannot be optimised away and dies
+// young, as a proxy's per-request objects do.
+let garbage = null;
+function busyWork() {
+  if (garbageNodes > 0) {
+    let head = null;
+    for (let i = 0; i < garbageNodes; i++) head = { next: head, a: i, b: i, c: i };
+    garbage = head;
+  }
+  if (spinUs > 0) {
+    const end = performance.now() + spinUs / 1000;
+    while (performance.now() < end);
+  }
+}
+function onClientData() {
+  busyWork();
+}
 
 function onData(chunk) {
   if (!this[kPeer].write(chunk)) {
@@ -46,7 +87,10 @@ function join(a, b) {
 
 const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
   const upstream = net.connect({ host: config.upstream.host, port: config.upstream.port, allowHalfOpen: true, noDelay: true });
+  // Before join's listener, so the work is done before the chunk is passed on.
+  if (spinUs > 0 || garbageNodes > 0) client.on('data', onClientData);
   join(client, upstream);
 });
-server.listen(config.port, config.host, () => process.stdout.write(`relay listening on ${config.host}:${config.port}\n`));
+const work = spinUs > 0 || garbageNodes > 0 ? ` (per client chunk: spin ${spinUs} µs, ${garbageNodes * NODE_BYTES} bytes of garbage)` : '';
+server.listen(config.port, config.host, () => process.stdout.write(`relay listening on ${config.host}:${config.port}${work}\n`));
 process.on('SIGTERM', () => process.exit(0));
