@@ -181,7 +181,7 @@ function throughputSection(s1, m) {
   }
 
   // Where the time goes: CPU split from the measured rounds, syscalls from the separate pass.
-  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'nginx', 'nginx-fwd', 'haproxy'];
+  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'tls-relay', 'tls-min', 'nginx', 'nginx-fwd', 'haproxy'];
   const lines = [];
   for (const w of s1.workloads) {
     if (w.profile === false) continue;
@@ -203,7 +203,7 @@ function throughputSection(s1, m) {
           : 'Syscalls not counted (neither perf nor strace usable, or --syscalls off).';
     out.push(
       '',
-      `${how} CPU from /proc over the measured rounds (medians; 10 ms clock ticks). "upstream µs": the same app program on the same Node, in the same loads: the shared upstream behind nginx, HAProxy and the relay, the app Baton runs behind Baton. Both share the proxy's core, so req/s follows the sum.`,
+      `${how} CPU from /proc over the measured rounds (medians; 10 ms clock ticks). "upstream µs": the same app program on the same Node, in the same loads: the shared upstream behind nginx, HAProxy and the relays, the app Baton runs behind Baton. Both share the proxy's core, so req/s follows the sum.`,
     );
   }
 

@@ -4,7 +4,13 @@
 // minimum any Node HTTP proxy must do (2 reads, 2 writes) and nothing else; with a connection
 // per request it also connects upstream per request (a pooling proxy would not).
 //
+// With HTTPS_PORT, CERT and KEY it also listens for TLS there (node:tls, TLS 1.2-1.3, ALPN
+// http/1.1, node's own session tickets) and relays the decrypted bytes the same way: the floor
+// of a Node proxy on the HTTPS/1.1 and new-TLS-connection workloads (the `tls-relay`
+// configuration).
+//
 //   PORT=8080 UPSTREAM_PORT=9000 node bench/proxies/relay.mjs
+//   PORT=8080 HTTPS_PORT=8443 CERT=site.pem KEY=site.key UPSTREAM_PORT=9000 node bench/proxies/relay.mjs
 //
 // Busy work per request, off unless set (bench/neighbour.js uses it to make the relay cost what
 // a real proxy costs, one kind of cost at a time), done on each chunk from the client, which for
@@ -12,7 +18,9 @@
 //   RELAY_SPIN_US=N          spin the CPU for N µs (no allocation)
 //   RELAY_GARBAGE_BYTES=N    allocate ~N bytes of small objects that die by the next chunk
 // Both may be set (the allocation first). Bad values exit with a message naming the variable.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { settings } from './headers.mjs';
 
 const config = settings(process.env);
@@ -85,12 +93,23 @@ function join(a, b) {
   }
 }
 
-const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+function relay(client) {
   const upstream = net.connect({ host: config.upstream.host, port: config.upstream.port, allowHalfOpen: true, noDelay: true });
   // Before join's listener, so the work is done before the chunk is passed on.
   if (spinUs > 0 || garbageNodes > 0) client.on('data', onClientData);
   join(client, upstream);
-});
+}
+
 const work = spinUs > 0 || garbageNodes > 0 ? ` (per client chunk: spin ${spinUs} µs, ${garbageNodes * NODE_BYTES} bytes of garbage)` : '';
+const server = net.createServer({ allowHalfOpen: true, noDelay: true }, relay);
 server.listen(config.port, config.host, () => process.stdout.write(`relay listening on ${config.host}:${config.port}${work}\n`));
+
+if (process.env.HTTPS_PORT !== undefined) {
+  const secure = tls.createServer(
+    { cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['http/1.1'], allowHalfOpen: true },
+    relay,
+  );
+  secure.on('tlsClientError', () => {});
+  secure.listen(Number(process.env.HTTPS_PORT), config.host, () => process.stdout.write(`relay listening for TLS on ${config.host}:${process.env.HTTPS_PORT}\n`));
+}
 process.on('SIGTERM', () => process.exit(0));

@@ -15,6 +15,7 @@
  *   peer          true: a ratio column is computed against it (nginx, HAProxy)
  *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
  *   tls           true: also HTTPS and HTTP/2 on `ports.https` (the TLS workloads), one certificate for all
+ *                 (kind 'proxy': the script gets HTTPS_PORT, CERT and KEY)
  *   forwarded     nginx: also sets the fields Baton sets (X-Forwarded-*, X-Request-Id; lib/peers.js)
  */
 export const CONFIGS = [
@@ -37,6 +38,11 @@ export const CONFIGS = [
   { id: 'baton-semi16', label: 'Baton (Node {node}), --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'baton-accesslog-semi16', label: 'Baton (Node {node}), access log, --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
+  // The floors of a Node proxy on the TLS workloads, beside Baton in the same run: the relay
+  // behind node:tls (no HTTP), and the least an HTTP proxy on node:tls and node:http2 does
+  // per request (tls-min.mjs: pooled upstream, GET only, no header forwarding).
+  { id: 'tls-relay', label: 'bare node:tls relay (TLS in, TCP out, no HTTP)', kind: 'proxy', script: 'relay.mjs', tls: true, workloads: ['https-get', 'tls-handshake'] },
+  { id: 'tls-min', label: 'minimal proxy on node:tls and node:http2 (GET only)', kind: 'proxy', script: 'tls-min.mjs', tls: true, workloads: ['https-get', 'h2-get', 'tls-handshake'] },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
   { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },
   { id: 'http-proxy-3', label: 'http-proxy-3', kind: 'proxy', script: 'http-proxy-3.mjs' },

@@ -52,14 +52,19 @@ export async function startConfig(config, { upstream, nodes }) {
       return { id: config.id, label: label(node), node: node.version, ports, pids: () => [b.pid], appPids: () => b.apps(), stop: () => b.stop() };
     }
     case 'proxy': {
+      // A TLS script gets HTTPS_PORT, CERT and KEY too; the TLS workloads load that port, and
+      // its `workloads` say which ones apply (tls-min listens for TLS only).
       const port = await freePort();
+      const httpsPort = config.tls === true ? await freePort() : undefined;
+      const tls = httpsPort === undefined ? {} : { HTTPS_PORT: String(httpsPort), CERT: benchCertificate().cert, KEY: benchCertificate().key };
       const child = spawnPinned(SUT_CORE, nodes.bench.bin, [path.join(BENCH, 'proxies', config.script)], {
-        env: { ...process.env, PORT: String(port), UPSTREAM_PORT: String(upstream.port) },
+        env: { ...process.env, PORT: String(port), UPSTREAM_PORT: String(upstream.port), ...tls },
       });
       const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${config.script} exited with ${code}:\n${child.output()}`))));
       exited.catch(() => {}); // once started, an exit is stop()'s doing
-      await Promise.race([waitForPort(port), exited]);
-      return { id: config.id, label: config.label, node: nodes.bench.version, ports: { http: port }, pids: () => [child.pid], stop: () => stopPid(child.pid) };
+      await Promise.race([waitForPort(httpsPort ?? port), exited]);
+      const ports = httpsPort === undefined ? { http: port } : { http: port, https: httpsPort };
+      return { id: config.id, label: config.label, node: nodes.bench.version, ports, pids: () => [child.pid], stop: () => stopPid(child.pid) };
     }
     default:
       throw new Error(`configuration ${config.id}: unknown kind ${config.kind}`);

@@ -1,0 +1,143 @@
+// The floor of an HTTP proxy on node:tls and node:http2: the least one can do per request, and
+// nothing else. TLS 1.2-1.3 with ALPN h2 and http/1.1, as Baton's listener (node's own session
+// tickets); HTTP/2 sessions through node:http2's core API (the 'stream' event, stream.respond,
+// no compatibility layer), HTTP/1.1 read with indexOf; a pool of keep-alive HTTP/1.1
+// connections upstream. Per request it sends `METHOD path HTTP/1.1` with the Host and nothing
+// more (no other request field, no body: GET and HEAD only), reads the answer's status,
+// Content-Type and Content-Length (the bench app always sends one), and answers with those
+// three. No validation, no limits, no header forwarding, no timeouts: what Baton does on top of
+// this is Baton's cost; what this costs is node:tls's and node:http2's.
+//
+//   PORT=8080 HTTPS_PORT=8443 CERT=site.pem KEY=site.key UPSTREAM_PORT=9000 node bench/proxies/tls-min.mjs
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import { settings } from './headers.mjs';
+
+const config = settings(process.env);
+const idle = [];
+const HEAD_END = Buffer.from('\r\n\r\n');
+
+/** One keep-alive connection upstream, answering one stream at a time. */
+class Upstream {
+  constructor() {
+    this.socket = net.connect({ host: config.upstream.host, port: config.upstream.port, noDelay: true });
+    this.buffered = undefined;
+    /** Who waits for the answer: an HTTP/2 stream or an HTTP/1.1 client (an H1Client). */
+    this.stream = undefined;
+    this.socket.on('data', (chunk) => this.#data(chunk));
+    this.socket.on('error', () => {});
+    this.socket.on('close', () => this.#lost());
+  }
+
+  send(stream, method, path, authority) {
+    this.stream = stream;
+    this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`, 'latin1');
+  }
+
+  #data(chunk) {
+    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
+    const end = buf.indexOf(HEAD_END);
+    const head = end < 0 ? '' : buf.toString('latin1', 0, end);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (end < 0 || (length !== null && buf.length < end + 4 + Number(length[1]))) {
+      this.buffered = buf;
+      return;
+    }
+    this.buffered = undefined;
+    const stream = this.stream;
+    this.stream = undefined;
+    if (length === null) {
+      // Not this floor's job (the bench app always sends a length): give up on the connection.
+      this.socket.destroy();
+      fail(stream);
+      return;
+    }
+    idle.push(this);
+    if (stream === undefined || stream.destroyed) return;
+    const type = /\r\ncontent-type: *([^\r]*)/i.exec(head);
+    const status = Number(head.slice(9, 12));
+    const body = buf.subarray(end + 4, end + 4 + Number(length[1]));
+    if (stream instanceof H1Client) {
+      stream.answer(status, type === null ? 'application/octet-stream' : type[1], body);
+      return;
+    }
+    stream.respond({ ':status': status, 'content-type': type === null ? 'application/octet-stream' : type[1], 'content-length': body.length });
+    stream.end(body);
+  }
+
+  #lost() {
+    const i = idle.indexOf(this);
+    if (i >= 0) idle.splice(i, 1);
+    if (this.stream !== undefined) fail(this.stream);
+    this.stream = undefined;
+  }
+}
+
+function fail(stream) {
+  if (stream === undefined || stream.destroyed) return;
+  if (stream instanceof H1Client) stream.answer(502, 'text/plain', Buffer.alloc(0));
+  else if (stream.headersSent) stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  else stream.respond({ ':status': 502, 'content-length': 0 }, { endStream: true });
+}
+
+/** An HTTP/1.1 connection: one request at a time (no pipelining), its head found with indexOf. */
+class H1Client {
+  constructor(socket) {
+    this.socket = socket;
+    this.buffered = undefined;
+    this.close = false;
+    socket.on('data', (chunk) => this.#data(chunk));
+    socket.on('error', () => {});
+  }
+
+  get destroyed() {
+    return this.socket.destroyed;
+  }
+
+  #data(chunk) {
+    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
+    const end = buf.indexOf(HEAD_END);
+    if (end < 0) {
+      this.buffered = buf;
+      return;
+    }
+    this.buffered = undefined;
+    const head = buf.toString('latin1', 0, end);
+    const line = head.slice(0, head.indexOf('\r\n')).split(' ');
+    const host = /\r\nhost: *([^\r]*)/i.exec(head);
+    this.close = /\r\nconnection: *close/i.test(head);
+    if (line[0] !== 'GET' && line[0] !== 'HEAD') {
+      this.answer(501, 'text/plain', Buffer.alloc(0));
+      return;
+    }
+    (idle.pop() ?? new Upstream()).send(this, line[0], line[1], host === null ? 'localhost' : host[1]);
+  }
+
+  answer(status, type, body) {
+    const head = `HTTP/1.1 ${status} OK\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\n${this.close ? 'connection: close\r\n' : ''}\r\n`;
+    this.socket.write(head + body.toString('latin1'), 'latin1');
+    if (this.close) this.socket.end();
+  }
+}
+
+const h2 = http2.createServer();
+h2.on('stream', (stream, headers) => {
+  stream.on('error', () => {});
+  const method = headers[':method'];
+  if (method !== 'GET' && method !== 'HEAD') {
+    stream.respond({ ':status': 501, 'content-length': 0 }, { endStream: true });
+    return;
+  }
+  (idle.pop() ?? new Upstream()).send(stream, method, headers[':path'], headers[':authority'] ?? 'localhost');
+});
+h2.on('sessionError', () => {});
+
+const server = tls.createServer({ cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+  if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+  else new H1Client(socket);
+});
+server.on('tlsClientError', () => {});
+server.listen(Number(process.env.HTTPS_PORT), config.host, () => process.stdout.write(`tls-min listening on ${config.host}:${process.env.HTTPS_PORT}\n`));
+process.on('SIGTERM', () => process.exit(0));
