@@ -58,23 +58,31 @@ export function configYaml(services: Record<string, ServiceYaml>, top = ''): str
   return y;
 }
 
-/** Run the CLI once (not `start`) and collect its output. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+/**
+ * `node file ...args` on this test's Node, its output collected. Past `timeoutMs` the child gets
+ * `signal` and the promise rejects with `what` and the output so far.
+ */
+export function runNode(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs: number; signal: NodeJS.Signals; what: string }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`baton ${args.join(' ')} did not exit within ${timeoutMs}ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
+      child.kill(opts.signal);
+      reject(new Error(`${opts.what} did not exit within ${opts.timeoutMs}ms\n${stdout}\n${stderr}`));
+    }, opts.timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** Run the CLI once (not `start`) and collect its output. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CliResult> {
+  return runNode(CLI, args, { env, timeoutMs, signal: 'SIGKILL', what: `baton ${args.join(' ')}` });
 }
 
 /** Start Baton on `yaml` (or in `dir` when given, to restart on the same state). */

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../helpers/baton.js';
+import { installed, runScript } from '../helpers/scripts.js';
 
 /**
  * Proves bench/neighbour.js works end to end on one tiny run: Baton started through its CLI,
@@ -13,14 +12,6 @@ import { ROOT } from '../helpers/baton.js';
  * proves the knob reaches the relay. Skipped with a printed reason where wrk or nginx is
  * missing, except under CI=true (they are installed there), where that is a failure.
  */
-const installed = (cmd: string): boolean => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 const missing = ['wrk', 'nginx'].filter((cmd) => !installed(cmd));
 const mustRun = process.env.CI === 'true';
 if (missing.length > 0 && !mustRun) console.warn(`test/integration/bench-neighbour.test.ts skipped: ${missing.join(' and ')} not installed; under CI=true this fails`);
@@ -37,21 +28,7 @@ describe.skipIf(missing.length > 0 && !mustRun)('bench/neighbour.js', () => {
     const out = path.join(dir, 'n.json');
     try {
       const args = ['--rounds', '1', '--seconds', '1', '--spin-us', '200', '--json', out];
-      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const child = spawn(process.execPath, [path.join(ROOT, 'bench/neighbour.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        const timer = setTimeout(() => {
-          child.kill('SIGTERM');
-          reject(new Error(`bench/neighbour.js did not finish within 120 s\n${stderr}`));
-        }, 120_000);
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
-      });
+      const run = await runScript('bench/neighbour.js', args, 120_000);
       expect(run.code, run.stderr).toBe(0);
       const results = JSON.parse(await readFile(out, 'utf8')) as { meta: Record<string, unknown>; skipped: unknown[]; calibration: Window[]; windows: Window[]; rows: Row[] };
       expect(results.meta).toMatchObject({ rounds: 1, seconds: 1, c: 50, spinUs: 200, garbageBytes: 6700 });

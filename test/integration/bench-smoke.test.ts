@@ -1,39 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ROOT } from '../helpers/baton.js';
+import type { CliResult } from '../helpers/baton.js';
+import { installed, runScript } from '../helpers/scripts.js';
 
-function has(cmd: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** bench/run.js with `args`, its JSON parsed; fails the test past `timeoutMs`. */
-async function bench(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string; results: any }> {
+/** bench/run.js with `args`, its JSON parsed (when it exited 0). */
+async function bench(args: string[], timeoutMs = 90_000): Promise<CliResult & { results: any }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-smoke-'));
   const out = path.join(dir, 'r.json');
   try {
-    const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'bench/run.js'), ...args, '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-      const timer = setTimeout(() => {
-        child.kill('SIGTERM');
-        reject(new Error(`bench did not finish within ${timeoutMs / 1000} s\n${stderr}`));
-      }, timeoutMs);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    const run = await runScript('bench/run.js', [...args, '--out', out], timeoutMs);
     const results = run.code === 0 ? JSON.parse(await readFile(out, 'utf8')) : undefined;
     return { ...run, results };
   } finally {
@@ -58,7 +35,7 @@ function expectMeasured(rows: Row[]): void {
 }
 
 // The TLS floors need wrk (HTTPS) and h2load (HTTP/2); CI installs both.
-const tlsTools = has('wrk') && has('h2load');
+const tlsTools = installed('wrk') && installed('h2load');
 if (!tlsTools && process.env.CI !== 'true') console.warn('bench-smoke: the TLS floors case is skipped: wrk or h2load (nghttp2-client) is not installed');
 
 /**
