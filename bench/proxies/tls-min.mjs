@@ -1,6 +1,6 @@
 // The floor of an HTTP proxy on node:tls and node:http2: the least one can do per request, and
-// nothing else. TLS 1.2-1.3 with ALPN h2 and http/1.1, as Baton's listener (node's own session
-// tickets); HTTP/2 sessions through node:http2's core API (the 'stream' event, stream.respond,
+// nothing else. TLS 1.2-1.3 with ALPN h2 and http/1.1 and session tickets, as Baton's listener;
+// HTTP/2 sessions through node:http2's core API (the 'stream' event, stream.respond,
 // no compatibility layer), HTTP/1.1 read with indexOf; a pool of keep-alive HTTP/1.1
 // connections upstream. Per request it sends `METHOD path HTTP/1.1` with the Host and nothing
 // more (no other request field, no body: GET and HEAD only), reads the answer's status,
@@ -9,6 +9,7 @@
 // this is Baton's cost; what this costs is node:tls's and node:http2's.
 //
 //   PORT=8080 HTTPS_PORT=8443 CERT=site.pem KEY=site.key UPSTREAM_PORT=9000 node bench/proxies/tls-min.mjs
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -134,10 +135,26 @@ h2.on('stream', (stream, headers) => {
 });
 h2.on('sessionError', () => {});
 
-const server = tls.createServer({ cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'] }, (socket) => {
+// Session resumption as Baton's listener has it (a fixed session id context, and session tickets
+// through the ticket-key callback, one key): with node's defaults, wrk resumed fewer sessions,
+// and a full handshake costs an ECDSA signature more.
+const server = tls.createServer({ cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'], sessionIdContext: 'tls-min' }, (socket) => {
   if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
   else new H1Client(socket);
 });
+const ticketKey = { name: randomBytes(16), hmac: randomBytes(16), aes: randomBytes(16) };
+const ivs = randomBytes(16 * 4096);
+let ivAt = 0;
+const context = server._sharedCreds.context;
+context.enableTicketKeyCallback();
+context.onticketkeycallback = (name, _iv, encrypt) => {
+  if (encrypt) {
+    if (ivAt === ivs.length) ivAt = 0;
+    ivAt += 16;
+    return [1, ticketKey.hmac, ticketKey.aes, ticketKey.name, ivs.subarray(ivAt - 16, ivAt)];
+  }
+  return name.equals(ticketKey.name) ? [2, ticketKey.hmac, ticketKey.aes] : [0, ticketKey.hmac, ticketKey.aes];
+};
 server.on('tlsClientError', () => {});
 server.listen(Number(process.env.HTTPS_PORT), config.host, () => process.stdout.write(`tls-min listening on ${config.host}:${process.env.HTTPS_PORT}\n`));
 process.on('SIGTERM', () => process.exit(0));
