@@ -6,7 +6,7 @@
  * of each (a smoke run, not a measure). Baton and the Node processes run on Node 24 when found.
  *
  *   node bench/run.js [--quick] [--scenarios 1,2,3,4] [--rounds N] [--duration 2s]
- *                     [--configs direct,nginx,haproxy,baton,baton-node20,baton-nometrics,relay,tls-relay,tls-min,undici,node-http,http-proxy-3]
+ *                     [--configs direct,nginx,haproxy,baton,baton-node20,baton-nometrics,relay,min,tls-relay,tls-min,undici,node-http,http-proxy-3]
  *                     [--workloads get,get-c200,post-1k,get-256k,close]
  *                     [--node PATH] [--baton-node PATH] [--syscalls auto|perf|strace|off] [--out FILE]
  */

@@ -38,11 +38,16 @@ export const CONFIGS = [
   { id: 'baton-semi16', label: 'Baton (Node {node}), --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'baton-accesslog-semi16', label: 'Baton (Node {node}), access log, --max-semi-space-size=16', kind: 'baton', nodeArgs: ['--max-semi-space-size=16'], top: 'access_log:\n  path: ./access.log', workloads: ['get', 'post-1k'], byDefault: false },
   { id: 'relay', label: 'bare Node relay (TCP, no HTTP)', kind: 'proxy', script: 'relay.mjs' },
+  // The least an HTTP proxy on node:net does per request (min.mjs: pooled upstream, indexOf
+  // parsing, bodies with a length only, no header forwarding): the floor of Baton's HTTP/1.1
+  // path, where the relay is the floor of node:net alone. 256 KiB answers are left out (min
+  // buffers whole answers).
+  { id: 'min', label: 'minimal HTTP/1.1 proxy on node:net', kind: 'proxy', script: 'min.mjs', workloads: ['get', 'post-1k', 'close'] },
   // The floors of a Node proxy on the TLS workloads, beside Baton in the same run: the relay
-  // behind node:tls (no HTTP), and the least an HTTP proxy on node:tls and node:http2 does
-  // per request (tls-min.mjs: pooled upstream, GET only, no header forwarding).
+  // behind node:tls (no HTTP), and the same minimal proxy on node:tls and node:http2 (GET only
+  // over HTTP/2).
   { id: 'tls-relay', label: 'bare node:tls relay (TLS in, TCP out, no HTTP)', kind: 'proxy', script: 'relay.mjs', tls: true, workloads: ['https-get', 'tls-handshake'] },
-  { id: 'tls-min', label: 'minimal proxy on node:tls and node:http2 (GET only)', kind: 'proxy', script: 'tls-min.mjs', tls: true, workloads: ['https-get', 'h2-get', 'tls-handshake'] },
+  { id: 'tls-min', label: 'minimal proxy on node:tls and node:http2', kind: 'proxy', script: 'min.mjs', tls: true, workloads: ['https-get', 'h2-get', 'tls-handshake'] },
   { id: 'undici', label: 'undici Pool + dispatch', kind: 'proxy', script: 'undici.mjs' },
   { id: 'node-http', label: 'node:http client + Agent', kind: 'proxy', script: 'node-http.mjs' },
   { id: 'http-proxy-3', label: 'http-proxy-3', kind: 'proxy', script: 'http-proxy-3.mjs' },

@@ -53,7 +53,7 @@ export async function startConfig(config, { upstream, nodes }) {
     }
     case 'proxy': {
       // A TLS script gets HTTPS_PORT, CERT and KEY too; the TLS workloads load that port, and
-      // its `workloads` say which ones apply (tls-min listens for TLS only).
+      // its `workloads` say which ones apply (tls-min is loaded on its TLS port only).
       const port = await freePort();
       const httpsPort = config.tls === true ? await freePort() : undefined;
       const tls = httpsPort === undefined ? {} : { HTTPS_PORT: String(httpsPort), CERT: benchCertificate().cert, KEY: benchCertificate().key };

@@ -1,14 +1,16 @@
-// The floor of an HTTP proxy on node:tls and node:http2: the least one can do per request, and
-// nothing else. TLS 1.2-1.3 with ALPN h2 and http/1.1 and session tickets, as Baton's listener;
-// HTTP/2 sessions through node:http2's core API (the 'stream' event, stream.respond,
-// no compatibility layer), HTTP/1.1 read with indexOf; a pool of keep-alive HTTP/1.1
-// connections upstream. Per request it sends `METHOD path HTTP/1.1` with the Host and nothing
-// more (no other request field, no body: GET and HEAD only), reads the answer's status,
-// Content-Type and Content-Length (the bench app always sends one), and answers with those
-// three. No validation, no limits, no header forwarding, no timeouts: what Baton does on top of
-// this is Baton's cost; what this costs is node:tls's and node:http2's.
+// The floor of an HTTP proxy on node:net, node:tls and node:http2: the least one can do per
+// request, and nothing else. Plain HTTP/1.1 on PORT; with HTTPS_PORT, also TLS 1.2-1.3 with ALPN
+// h2 and http/1.1 and session tickets, as Baton's listener; HTTP/2 sessions through node:http2's
+// core API (the 'stream' event, stream.respond, no compatibility layer). HTTP/1.1 is read with
+// indexOf, one request at a time; a pool of keep-alive HTTP/1.1 connections upstream. Per
+// request it sends `METHOD path HTTP/1.1` with the Host, and a Content-Length and the body when
+// the request has one (HTTP/1.1: a body with a length, buffered whole; HTTP/2: GET and HEAD
+// only), reads the answer's status, Content-Type and Content-Length (the bench app always sends
+// one), and answers with those three. No validation, no limits, no header forwarding, no
+// chunked bodies, no timeouts: what Baton does on top of this is Baton's cost; what this costs
+// is node's.
 //
-//   PORT=8080 HTTPS_PORT=8443 CERT=site.pem KEY=site.key UPSTREAM_PORT=9000 node bench/proxies/tls-min.mjs
+//   PORT=8080 [HTTPS_PORT=8443 CERT=site.pem KEY=site.key] UPSTREAM_PORT=9000 node bench/proxies/min.mjs
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -32,9 +34,10 @@ class Upstream {
     this.socket.on('close', () => this.#lost());
   }
 
-  send(stream, method, path, authority) {
+  send(stream, method, path, authority, body) {
     this.stream = stream;
-    this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`, 'latin1');
+    if (body === undefined) this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`, 'latin1');
+    else this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\ncontent-length: ${body.length}\r\n\r\n${body.toString('latin1')}`, 'latin1');
   }
 
   #data(chunk) {
@@ -83,7 +86,10 @@ function fail(stream) {
   else stream.respond({ ':status': 502, 'content-length': 0 }, { endStream: true });
 }
 
-/** An HTTP/1.1 connection: one request at a time (no pipelining), its head found with indexOf. */
+/**
+ * An HTTP/1.1 connection: one request at a time (no pipelining), its head found with indexOf,
+ * a body with a Content-Length buffered whole before it goes up.
+ */
 class H1Client {
   constructor(socket) {
     this.socket = socket;
@@ -100,20 +106,23 @@ class H1Client {
   #data(chunk) {
     const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
     const end = buf.indexOf(HEAD_END);
-    if (end < 0) {
+    const head = end < 0 ? '' : buf.toString('latin1', 0, end);
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (end < 0 || (length !== null && buf.length < end + 4 + Number(length[1]))) {
       this.buffered = buf;
       return;
     }
     this.buffered = undefined;
-    const head = buf.toString('latin1', 0, end);
     const line = head.slice(0, head.indexOf('\r\n')).split(' ');
     const host = /\r\nhost: *([^\r]*)/i.exec(head);
     this.close = /\r\nconnection: *close/i.test(head);
-    if (line[0] !== 'GET' && line[0] !== 'HEAD') {
+    if (/\r\ntransfer-encoding:/i.test(head)) {
+      this.close = true;
       this.answer(501, 'text/plain', Buffer.alloc(0));
       return;
     }
-    (idle.pop() ?? new Upstream()).send(this, line[0], line[1], host === null ? 'localhost' : host[1]);
+    const body = length === null ? undefined : buf.subarray(end + 4, end + 4 + Number(length[1]));
+    (idle.pop() ?? new Upstream()).send(this, line[0], line[1], host === null ? 'localhost' : host[1], body);
   }
 
   answer(status, type, body) {
@@ -135,26 +144,31 @@ h2.on('stream', (stream, headers) => {
 });
 h2.on('sessionError', () => {});
 
+net.createServer({ noDelay: true }, (socket) => new H1Client(socket)).listen(config.port, config.host, () => process.stdout.write(`min listening on ${config.host}:${config.port}\n`));
+process.on('SIGTERM', () => process.exit(0));
+if (process.env.HTTPS_PORT !== undefined) listenTls();
+
 // Session resumption as Baton's listener has it (a fixed session id context, and session tickets
 // through the ticket-key callback, one key): with node's defaults, wrk resumed fewer sessions,
 // and a full handshake costs an ECDSA signature more.
-const server = tls.createServer({ cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'], sessionIdContext: 'tls-min' }, (socket) => {
-  if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
-  else new H1Client(socket);
-});
-const ticketKey = { name: randomBytes(16), hmac: randomBytes(16), aes: randomBytes(16) };
-const ivs = randomBytes(16 * 4096);
-let ivAt = 0;
-const context = server._sharedCreds.context;
-context.enableTicketKeyCallback();
-context.onticketkeycallback = (name, _iv, encrypt) => {
-  if (encrypt) {
-    if (ivAt === ivs.length) ivAt = 0;
-    ivAt += 16;
-    return [1, ticketKey.hmac, ticketKey.aes, ticketKey.name, ivs.subarray(ivAt - 16, ivAt)];
-  }
-  return name.equals(ticketKey.name) ? [2, ticketKey.hmac, ticketKey.aes] : [0, ticketKey.hmac, ticketKey.aes];
-};
-server.on('tlsClientError', () => {});
-server.listen(Number(process.env.HTTPS_PORT), config.host, () => process.stdout.write(`tls-min listening on ${config.host}:${process.env.HTTPS_PORT}\n`));
-process.on('SIGTERM', () => process.exit(0));
+function listenTls() {
+  const server = tls.createServer({ cert: readFileSync(process.env.CERT), key: readFileSync(process.env.KEY), minVersion: 'TLSv1.2', ALPNProtocols: ['h2', 'http/1.1'], sessionIdContext: 'tls-min' }, (socket) => {
+    if (socket.alpnProtocol === 'h2') h2.emit('connection', socket);
+    else new H1Client(socket);
+  });
+  const ticketKey = { name: randomBytes(16), hmac: randomBytes(16), aes: randomBytes(16) };
+  const ivs = randomBytes(16 * 4096);
+  let ivAt = 0;
+  const context = server._sharedCreds.context;
+  context.enableTicketKeyCallback();
+  context.onticketkeycallback = (name, _iv, encrypt) => {
+    if (encrypt) {
+      if (ivAt === ivs.length) ivAt = 0;
+      ivAt += 16;
+      return [1, ticketKey.hmac, ticketKey.aes, ticketKey.name, ivs.subarray(ivAt - 16, ivAt)];
+    }
+    return name.equals(ticketKey.name) ? [2, ticketKey.hmac, ticketKey.aes] : [0, ticketKey.hmac, ticketKey.aes];
+  };
+  server.on('tlsClientError', () => {});
+  server.listen(Number(process.env.HTTPS_PORT), config.host, () => process.stdout.write(`min listening for TLS on ${config.host}:${process.env.HTTPS_PORT}\n`));
+}
