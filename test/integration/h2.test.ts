@@ -67,6 +67,13 @@ describe('HTTP/2 streams through the request path', () => {
     expect(r.trailers?.['x-checksum']).toBe('done');
   });
 
+  it('sends X-Request-Id never indexed (it would churn the HPACK table: a new value per answer), the repeating fields indexed', async () => {
+    const r = await h2Request(session, { ':path': '/hop' });
+    expect(r.headers['x-request-id']).toMatch(/\S/);
+    // node:http2 lists the fields it received as never-indexed literals.
+    expect(r.headers[http2.sensitiveHeaders]).toEqual(['x-request-id']);
+  });
+
   it('strips connection-specific fields, and those the app names in Connection', async () => {
     const r = await h2Request(session, { ':path': '/hop' });
     expect(r.status).toBe(200);
