@@ -22,6 +22,24 @@ const config = settings(process.env);
 const idle = [];
 const HEAD_END = Buffer.from('\r\n\r\n');
 
+/**
+ * A whole message from the bytes `holder` kept plus `chunk`: its head (found with indexOf) and
+ * its Content-Length, if any, once the body it announces is there too; undefined while it is
+ * still arriving (the bytes then wait in `holder.buffered`).
+ */
+function whole(holder, chunk) {
+  const buf = holder.buffered === undefined ? chunk : Buffer.concat([holder.buffered, chunk]);
+  const end = buf.indexOf(HEAD_END);
+  const head = end < 0 ? '' : buf.toString('latin1', 0, end);
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (end < 0 || (length !== null && buf.length < end + 4 + Number(length[1]))) {
+    holder.buffered = buf;
+    return undefined;
+  }
+  holder.buffered = undefined;
+  return { buf, end, head, length: length === null ? undefined : Number(length[1]) };
+}
+
 /** One keep-alive connection upstream, answering one stream at a time. */
 class Upstream {
   constructor() {
@@ -41,18 +59,12 @@ class Upstream {
   }
 
   #data(chunk) {
-    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
-    const end = buf.indexOf(HEAD_END);
-    const head = end < 0 ? '' : buf.toString('latin1', 0, end);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (end < 0 || (length !== null && buf.length < end + 4 + Number(length[1]))) {
-      this.buffered = buf;
-      return;
-    }
-    this.buffered = undefined;
+    const m = whole(this, chunk);
+    if (m === undefined) return;
+    const { buf, end, head, length } = m;
     const stream = this.stream;
     this.stream = undefined;
-    if (length === null) {
+    if (length === undefined) {
       // Not this floor's job (the bench app always sends a length): give up on the connection.
       this.socket.destroy();
       fail(stream);
@@ -62,7 +74,7 @@ class Upstream {
     if (stream === undefined || stream.destroyed) return;
     const type = /\r\ncontent-type: *([^\r]*)/i.exec(head);
     const status = Number(head.slice(9, 12));
-    const body = buf.subarray(end + 4, end + 4 + Number(length[1]));
+    const body = buf.subarray(end + 4, end + 4 + length);
     if (stream instanceof H1Client) {
       stream.answer(status, type === null ? 'application/octet-stream' : type[1], body);
       return;
@@ -104,15 +116,9 @@ class H1Client {
   }
 
   #data(chunk) {
-    const buf = this.buffered === undefined ? chunk : Buffer.concat([this.buffered, chunk]);
-    const end = buf.indexOf(HEAD_END);
-    const head = end < 0 ? '' : buf.toString('latin1', 0, end);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
-    if (end < 0 || (length !== null && buf.length < end + 4 + Number(length[1]))) {
-      this.buffered = buf;
-      return;
-    }
-    this.buffered = undefined;
+    const m = whole(this, chunk);
+    if (m === undefined) return;
+    const { buf, end, head, length } = m;
     const line = head.slice(0, head.indexOf('\r\n')).split(' ');
     const host = /\r\nhost: *([^\r]*)/i.exec(head);
     this.close = /\r\nconnection: *close/i.test(head);
@@ -121,7 +127,7 @@ class H1Client {
       this.answer(501, 'text/plain', Buffer.alloc(0));
       return;
     }
-    const body = length === null ? undefined : buf.subarray(end + 4, end + 4 + Number(length[1]));
+    const body = length === undefined ? undefined : buf.subarray(end + 4, end + 4 + length);
     (idle.pop() ?? new Upstream()).send(this, line[0], line[1], host === null ? 'localhost' : host[1], body);
   }
 
