@@ -13,7 +13,7 @@ const SINGLE = new Set(['content-type', 'location', 'etag', 'last-modified', 'se
  * go out as literals again: measured on a node:http2 server under h2load (c=50), 7-17 µs more
  * per answer, spent in nghttp2's encoder.
  */
-export const NEVER_INDEXED: readonly string[] = Object.freeze(['x-request-id']);
+const NEVER_INDEXED: readonly string[] = Object.freeze(['x-request-id']);
 
 /** What stream.respond() and sendTrailers() take: a raw name/value list or a header object. */
 export type H2Fields = (string | number)[] | OutgoingHttpHeaders;
