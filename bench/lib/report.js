@@ -181,7 +181,7 @@ function throughputSection(s1, m) {
   }
 
   // Where the time goes: CPU split from the measured rounds, syscalls from the separate pass.
-  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'min', 'tls-relay', 'tls-min', 'nginx', 'nginx-fwd', 'haproxy'];
+  const profiled = ['baton', ...s1.targets.filter((t) => /^baton-node\d+$/.test(t.id)).map((t) => t.id), 'relay', 'min', 'min-fwd', 'tls-relay', 'tls-min', 'nginx', 'nginx-fwd', 'haproxy'];
   const lines = [];
   for (const w of s1.workloads) {
     if (w.profile === false) continue;

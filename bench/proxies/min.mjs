@@ -10,7 +10,12 @@
 // chunked bodies, no timeouts: what Baton does on top of this is Baton's cost; what this costs
 // is node's.
 //
-//   PORT=8080 [HTTPS_PORT=8443 CERT=site.pem KEY=site.key] UPSTREAM_PORT=9000 node bench/proxies/min.mjs
+// With FORWARDED=1 it also sends up the five fields Baton adds to every request (X-Forwarded-For,
+// -Proto and -Host, X-Request-Id and a new W3C traceparent) and answers with the X-Request-Id, made
+// as cheaply as it can (a counter, ids cut from one pool of random hex): the same floor carrying
+// the fields the contract asks of Baton, which the app then parses too.
+//
+//   PORT=8080 [HTTPS_PORT=8443 CERT=site.pem KEY=site.key] [FORWARDED=1] UPSTREAM_PORT=9000 node bench/proxies/min.mjs
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -21,6 +26,30 @@ import { settings } from './headers.mjs';
 const config = settings(process.env);
 const idle = [];
 const HEAD_END = Buffer.from('\r\n\r\n');
+const FORWARDED = process.env.FORWARDED === '1';
+
+/** Request ids (a random prefix and a counter) and traceparents (slices of a pool of random hex). */
+const idPrefix = randomBytes(6).toString('hex');
+let idCount = 0;
+let hex = '';
+let hexAt = 0;
+
+/** The request id of a new request, or undefined without FORWARDED. */
+function requestId() {
+  return FORWARDED ? `${idPrefix}-${(++idCount).toString(36)}` : undefined;
+}
+
+/** The fields Baton adds going up, for a request with id `id` (none without FORWARDED). */
+function forwardedFields(id, remote, proto, authority) {
+  if (id === undefined) return '';
+  if (hexAt + 48 > hex.length) {
+    hex = randomBytes(4096).toString('hex');
+    hexAt = 0;
+  }
+  hexAt += 48;
+  const trace = `00-${hex.slice(hexAt - 48, hexAt - 16)}-${hex.slice(hexAt - 16, hexAt)}-01`;
+  return `x-forwarded-for: ${remote}\r\nx-forwarded-proto: ${proto}\r\nx-forwarded-host: ${authority}\r\nx-request-id: ${id}\r\ntraceparent: ${trace}\r\n`;
+}
 
 /**
  * A whole message from the bytes `holder` kept plus `chunk`: its head (found with indexOf) and
@@ -52,10 +81,11 @@ class Upstream {
     this.socket.on('close', () => this.#lost());
   }
 
-  send(stream, method, path, authority, body) {
+  /** `fields`: more header lines, each ending in CRLF (forwardedFields). */
+  send(stream, method, path, authority, fields, body) {
     this.stream = stream;
-    if (body === undefined) this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`, 'latin1');
-    else this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\ncontent-length: ${body.length}\r\n\r\n${body.toString('latin1')}`, 'latin1');
+    if (body === undefined) this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n${fields}\r\n`, 'latin1');
+    else this.socket.write(`${method} ${path} HTTP/1.1\r\nhost: ${authority}\r\n${fields}content-length: ${body.length}\r\n\r\n${body.toString('latin1')}`, 'latin1');
   }
 
   #data(chunk) {
@@ -79,7 +109,9 @@ class Upstream {
       stream.answer(status, type === null ? 'application/octet-stream' : type[1], body);
       return;
     }
-    stream.respond({ ':status': status, 'content-type': type === null ? 'application/octet-stream' : type[1], 'content-length': body.length });
+    const fields = { ':status': status, 'content-type': type === null ? 'application/octet-stream' : type[1], 'content-length': body.length };
+    if (stream.requestId !== undefined) fields['x-request-id'] = stream.requestId;
+    stream.respond(fields);
     stream.end(body);
   }
 
@@ -107,6 +139,8 @@ class H1Client {
     this.socket = socket;
     this.buffered = undefined;
     this.close = false;
+    /** The X-Request-Id of the request in flight (FORWARDED). */
+    this.requestId = undefined;
     socket.on('data', (chunk) => this.#data(chunk));
     socket.on('error', () => {});
   }
@@ -128,11 +162,15 @@ class H1Client {
       return;
     }
     const body = length === undefined ? undefined : buf.subarray(end + 4, end + 4 + length);
-    (idle.pop() ?? new Upstream()).send(this, line[0], line[1], host === null ? 'localhost' : host[1], body);
+    const authority = host === null ? 'localhost' : host[1];
+    this.requestId = requestId();
+    const fields = forwardedFields(this.requestId, this.socket.remoteAddress, this.socket.encrypted === true ? 'https' : 'http', authority);
+    (idle.pop() ?? new Upstream()).send(this, line[0], line[1], authority, fields, body);
   }
 
   answer(status, type, body) {
-    const head = `HTTP/1.1 ${status} OK\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\n${this.close ? 'connection: close\r\n' : ''}\r\n`;
+    const id = this.requestId === undefined ? '' : `x-request-id: ${this.requestId}\r\n`;
+    const head = `HTTP/1.1 ${status} OK\r\ncontent-type: ${type}\r\ncontent-length: ${body.length}\r\n${id}${this.close ? 'connection: close\r\n' : ''}\r\n`;
     this.socket.write(head + body.toString('latin1'), 'latin1');
     if (this.close) this.socket.end();
   }
@@ -146,7 +184,10 @@ h2.on('stream', (stream, headers) => {
     stream.respond({ ':status': 501, 'content-length': 0 }, { endStream: true });
     return;
   }
-  (idle.pop() ?? new Upstream()).send(stream, method, headers[':path'], headers[':authority'] ?? 'localhost');
+  const authority = headers[':authority'] ?? 'localhost';
+  stream.requestId = requestId();
+  const fields = forwardedFields(stream.requestId, stream.session?.socket?.remoteAddress, 'https', authority);
+  (idle.pop() ?? new Upstream()).send(stream, method, headers[':path'], authority, fields);
 });
 h2.on('sessionError', () => {});
 

@@ -42,24 +42,25 @@ if (!tlsTools && process.env.CI !== 'true') console.warn('bench-smoke: the TLS f
  * Proves the benchmark harness works end to end (load generator, Baton started through its CLI
  * and stopped, a comparison proxy, /proc readings, JSON and markdown out) on a quick scenario 1:
  * two workloads (a keep-alive GET and a POST with a body) against direct, Baton, the bare
- * relay and the minimal HTTP proxy (min), each with the app's CPU beside the proxy's; and the TLS floors (tls-relay, tls-min) on
+ * relay and the minimal HTTP proxy (min, and min-fwd with Baton's forwarded fields), each with the app's CPU beside the proxy's; and the TLS floors (tls-relay, tls-min) on
  * the three TLS workloads. No performance assertion: the numbers depend on the machine.
  */
 describe('benchmark harness', () => {
   it('a quick throughput run measures direct, Baton, the relay and the minimal proxy per workload and writes its JSON and tables', async () => {
-    const run = await bench(['--quick', '--scenarios', '1', '--configs', 'direct,baton,relay,min', '--workloads', 'get,post-1k', '--syscalls', 'off']);
+    const run = await bench(['--quick', '--scenarios', '1', '--configs', 'direct,baton,relay,min,min-fwd', '--workloads', 'get,post-1k', '--syscalls', 'off']);
     expect(run.code, run.stderr).toBe(0);
     const results = run.results;
     expect(results.meta.loadGenerator).toMatch(/wrk|node/);
     expect(results.meta.node).toMatch(/^v\d+\./);
     expect(results.throughput.skipped).toEqual([]);
     const rows = results.throughput.rows as Row[];
-    expect(rows.map((r) => `${r.id}@${r.workload}`).sort()).toEqual(['baton@get', 'baton@post-1k', 'direct@get', 'direct@post-1k', 'min@get', 'min@post-1k', 'relay@get', 'relay@post-1k']);
+    expect(rows.map((r) => `${r.id}@${r.workload}`).sort()).toEqual(['baton@get', 'baton@post-1k', 'direct@get', 'direct@post-1k', 'min-fwd@get', 'min-fwd@post-1k', 'min@get', 'min@post-1k', 'relay@get', 'relay@post-1k']);
     expectMeasured(rows);
     expect(run.stdout).toContain('| configuration | req/s | × direct |');
     expect(run.stdout).toContain('#### POST, 1 KiB body, keep-alive, c=50');
     expect(run.stdout).toContain('Load generator:');
     expect(run.stdout).toContain('minimal HTTP/1.1 proxy on node:net');
+    expect(run.stdout).toContain('minimal HTTP/1.1 proxy on node:net, forwarded fields');
   });
 
   // The floors of a Node proxy on the TLS workloads (tls-relay, tls-min) answer every workload

@@ -16,7 +16,8 @@
  *   jit           false: native code, warmed up for less long (pools only, no JIT to settle)
  *   tls           true: also HTTPS and HTTP/2 on `ports.https` (the TLS workloads), one certificate for all
  *                 (kind 'proxy': the script gets HTTPS_PORT, CERT and KEY)
- *   forwarded     nginx: also sets the fields Baton sets (X-Forwarded-*, X-Request-Id; lib/peers.js)
+ *   forwarded     nginx: also sets the fields Baton sets (X-Forwarded-*, X-Request-Id; lib/peers.js);
+ *                 kind 'proxy': the script gets FORWARDED=1 (min.mjs sets the same fields)
  */
 export const CONFIGS = [
   { id: 'direct', label: 'direct (upstream alone)', kind: 'direct' },
@@ -43,6 +44,10 @@ export const CONFIGS = [
   // path, where the relay is the floor of node:net alone. 256 KiB answers are left out (min
   // buffers whole answers).
   { id: 'min', label: 'minimal HTTP/1.1 proxy on node:net', kind: 'proxy', script: 'min.mjs', workloads: ['get', 'post-1k', 'close'] },
+  // The same floor with the fields the contract asks Baton to add (X-Forwarded-For/-Proto/-Host,
+  // X-Request-Id, and the default traceparent) and the X-Request-Id it answers with, as nginx-fwd
+  // is nginx with them: what a Node proxy that does Baton's job and nothing more can reach.
+  { id: 'min-fwd', label: 'minimal HTTP/1.1 proxy on node:net, forwarded fields', kind: 'proxy', script: 'min.mjs', forwarded: true, workloads: ['get', 'post-1k', 'close'] },
   // The floors of a Node proxy on the TLS workloads, beside Baton in the same run: the relay
   // behind node:tls (no HTTP), and the same minimal proxy on node:tls and node:http2 (GET only
   // over HTTP/2).

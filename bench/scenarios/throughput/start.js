@@ -58,7 +58,7 @@ export async function startConfig(config, { upstream, nodes }) {
       const httpsPort = config.tls === true ? await freePort() : undefined;
       const tls = httpsPort === undefined ? {} : { HTTPS_PORT: String(httpsPort), CERT: benchCertificate().cert, KEY: benchCertificate().key };
       const child = spawnPinned(SUT_CORE, nodes.bench.bin, [path.join(BENCH, 'proxies', config.script)], {
-        env: { ...process.env, PORT: String(port), UPSTREAM_PORT: String(upstream.port), ...tls },
+        env: { ...process.env, PORT: String(port), UPSTREAM_PORT: String(upstream.port), ...tls, ...(config.forwarded === true ? { FORWARDED: '1' } : {}) },
       });
       const exited = new Promise((_, reject) => child.once('exit', (code) => reject(new Error(`${config.script} exited with ${code}:\n${child.output()}`))));
       exited.catch(() => {}); // once started, an exit is stop()'s doing
