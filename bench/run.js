@@ -5,7 +5,7 @@
  * Writes bench/results/latest.json and prints markdown tables. `--quick` runs one short round
  * of each (a smoke run, not a measure). Baton and the Node processes run on Node 24 when found.
  *
- *   node bench/run.js [--quick] [--scenarios 1,2,3,4] [--rounds N] [--duration 2s] [--warmup 1s]
+ *   node bench/run.js [--quick] [--scenarios 1,2,3,4] [--rounds N] [--pairs N] [--duration 2s] [--warmup 1s]
  *                     [--configs direct,nginx,haproxy,baton,baton-node20,baton-nometrics,relay,min,tls-relay,tls-min,undici,node-http,http-proxy-3]
  *                     [--workloads get,get-c200,post-1k,get-256k,close]
  *                     [--node PATH] [--baton-node PATH] [--syscalls auto|perf|strace|off] [--out FILE]
@@ -34,6 +34,8 @@ if (opts.help) {
 }
 const quick = opts.quick;
 const rounds = opts.rounds ?? (quick ? 1 : 3);
+// Back-to-back pairs of Baton and each goal's peer after the rounds (ABBA order).
+const pairs = opts.pairs ?? (quick ? 0 : 4);
 // Scenario 1 runs ~37 loads a round; 2 s each keeps the full default run under 10 minutes.
 const seconds = (opts.duration ?? (quick ? 1000 : 2000)) / 1000;
 const log = (line) => process.stderr.write(line + '\n');
@@ -92,7 +94,7 @@ const timed = async (name, body) => {
 try {
   if (opts.scenarios.has(1)) {
     log('scenario 1: throughput and latency');
-    results.throughput = await timed('throughput', () => throughput({ rounds, seconds, warmupSeconds: opts.warmup !== undefined ? opts.warmup / 1000 : quick ? 0 : 1, profileSeconds: 1, profileWorkloads: quick ? 1 : Infinity, configs, workloads, nodes, syscalls, log }));
+    results.throughput = await timed('throughput', () => throughput({ rounds, pairs, seconds, warmupSeconds: opts.warmup !== undefined ? opts.warmup / 1000 : quick ? 0 : 1, profileSeconds: 1, profileWorkloads: quick ? 1 : Infinity, configs, workloads, nodes, syscalls, log }));
   }
   if (opts.scenarios.has(2)) {
     log('scenario 2: swap under load');

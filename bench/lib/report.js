@@ -76,7 +76,9 @@ export function judge(results) {
     if (w.goal === undefined) continue;
     const b = row(w.id, 'baton');
     const x = b?.vs[w.goal.vs];
-    const measured = x === undefined ? `${w.goal.vs} or Baton absent` : `${x.x.toFixed(2)}x (rounds ${rangeOf(x.rounds)})`;
+    const pair = s1.paired?.find((p) => p.workload === w.id && p.vs === w.goal.vs);
+    const pairs = pair === undefined ? '' : `; back to back ${pair.x.toFixed(2)}x (${pair.ratios.length} pairs ${rangeOf(pair.ratios)})`;
+    const measured = x === undefined ? `${w.goal.vs} or Baton absent` : `${x.x.toFixed(2)}x (rounds ${rangeOf(x.rounds)})${pairs}`;
     t.push({ name: `${w.label}, c=${w.c}: Baton vs ${w.goal.vs}`, goal: `≥ ${w.goal.min.toFixed(2)}x`, measured, met: x === undefined || !Number.isFinite(x.x) ? null : x.x >= w.goal.min });
   }
   const b50 = row('get', 'baton');

@@ -6,7 +6,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export const now = () => performance.timeOrigin + performance.now();
 
 export function parseArgs(argv) {
-  const opts = { quick: false, scenarios: new Set([1, 2, 3, 4]), rounds: undefined, duration: undefined, warmup: undefined, out: undefined, configs: undefined, workloads: undefined, node: undefined, batonNode: undefined, syscalls: 'auto', table: true };
+  const opts = { quick: false, scenarios: new Set([1, 2, 3, 4]), rounds: undefined, pairs: undefined, duration: undefined, warmup: undefined, out: undefined, configs: undefined, workloads: undefined, node: undefined, batonNode: undefined, syscalls: 'auto', table: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -20,6 +20,7 @@ export function parseArgs(argv) {
     if (name === '--quick') opts.quick = true;
     else if (name === '--scenarios') opts.scenarios = new Set(value().split(',').map(Number));
     else if (name === '--rounds') opts.rounds = Number(value());
+    else if (name === '--pairs') opts.pairs = Number(value());
     else if (name === '--duration') opts.duration = parseDuration(value());
     else if (name === '--warmup') opts.warmup = parseDuration(value());
     else if (name === '--out') opts.out = value();

@@ -49,9 +49,10 @@ async function measure(t, w, seconds, upstream) {
 
 /**
  * `configs`, `workloads`: the selected table entries. `nodes`: { bench, batonNode }.
- * `syscalls`: a counter from lib/syscalls.js, or undefined to skip that pass.
+ * `syscalls`: a counter from lib/syscalls.js, or undefined to skip that pass. `pairs`: how many
+ * back-to-back pairs of Baton and each goal's peer follow the rounds (pairedRatios).
  */
-export async function throughput({ rounds, seconds, warmupSeconds, profileSeconds, profileWorkloads = Infinity, configs, workloads, nodes, syscalls, log }) {
+export async function throughput({ rounds, pairs = 0, seconds, warmupSeconds, profileSeconds, profileWorkloads = Infinity, configs, workloads, nodes, syscalls, log }) {
   const upstream = await startUpstream(nodes.bench);
   const targets = [];
   const skipped = [];
@@ -94,6 +95,8 @@ export async function throughput({ rounds, seconds, warmupSeconds, profileSecond
       }
     }
 
+    const paired = await pairedRatios(cells, pairs, (t, w) => measure(t, w, seconds, upstream), log);
+
     const profile = syscalls === undefined ? { tool: null, rows: [] } : { tool: syscalls.name, seconds: profileSeconds, rows: [] };
     if (syscalls !== undefined) {
       for (const { w, targets: ts } of cells.filter((x) => x.w.profile !== false).slice(0, profileWorkloads)) {
@@ -119,11 +122,42 @@ export async function throughput({ rounds, seconds, warmupSeconds, profileSecond
       skipped,
       runs,
       rows: aggregate(cells, runs),
+      paired,
       profile,
     };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   }
+}
+
+/**
+ * Baton against the peer of each workload's goal in `count` pairs of cells back to back, the
+ * order swapped every pair (ABBA): the ratio of each pair, and their median. Within a round the
+ * two cells of a goal can be half a minute apart, and this machine's speed moves by half within
+ * minutes for every process on the core; a pair's two cells are 2 s apart. Reported beside the
+ * goals, which are judged on the rounds as before.
+ */
+async function pairedRatios(cells, count, measureOne, log) {
+  const paired = [];
+  if (count <= 0) return paired;
+  for (const { w, targets: ts } of cells) {
+    const baton = ts.find((t) => t.id === 'baton');
+    const peer = w.goal === undefined ? undefined : ts.find((t) => t.id === w.goal.vs);
+    if (baton === undefined || peer === undefined) continue;
+    const ratios = [];
+    for (let i = 0; i < count; i++) {
+      const rps = new Map();
+      for (const t of i % 2 === 0 ? [baton, peer] : [peer, baton]) {
+        await sleep(200);
+        rps.set(t.id, (await measureOne(t, w)).rps);
+      }
+      ratios.push(rps.get(baton.id) / rps.get(peer.id));
+    }
+    const x = median(ratios);
+    paired.push({ workload: w.id, vs: peer.id, x, ratios });
+    log(`  pairs  ${w.id.padEnd(9)} baton/${peer.id} ${x.toFixed(2)} (${ratios.map((r) => r.toFixed(2)).join(', ')})`);
+  }
+  return paired;
 }
 
 /** Rows by workload and configuration: medians over rounds, spreads, ratios to the peers. */
