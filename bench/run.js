@@ -27,7 +27,14 @@ import { swapUnderLoad } from './scenarios/swap.js';
 import { websockets } from './scenarios/websocket.js';
 import { holdQueue } from './scenarios/hold.js';
 
-const opts = parseArgs(process.argv.slice(2));
+const opts = (() => {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${err.message} (node bench/run.js --help)\n`);
+    process.exit(2);
+  }
+})();
 if (opts.help) {
   process.stdout.write((await readFile(new URL(import.meta.url), 'utf8')).split('\n').slice(2, 12).join('\n') + '\n');
   process.exit(0);

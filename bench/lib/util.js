@@ -19,8 +19,8 @@ export function parseArgs(argv) {
     const name = a.split('=')[0];
     if (name === '--quick') opts.quick = true;
     else if (name === '--scenarios') opts.scenarios = new Set(value().split(',').map(Number));
-    else if (name === '--rounds') opts.rounds = Number(value());
-    else if (name === '--pairs') opts.pairs = Number(value());
+    else if (name === '--rounds') opts.rounds = wholeNumber(name, value(), 1);
+    else if (name === '--pairs') opts.pairs = wholeNumber(name, value(), 0);
     else if (name === '--duration') opts.duration = parseDuration(value());
     else if (name === '--warmup') opts.warmup = parseDuration(value());
     else if (name === '--out') opts.out = value();
@@ -36,6 +36,13 @@ export function parseArgs(argv) {
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
+}
+
+/** The value of option `name` as a whole number of at least `least`, or an error naming both. */
+function wholeNumber(name, text, least) {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= least)) throw new Error(`${name}: expected a whole number of at least ${least}, got ${JSON.stringify(text)}`);
+  return n;
 }
 
 /** `250ms`, `5s`, `5m`, or a bare number of seconds. */

@@ -78,6 +78,13 @@ describe('benchmark harness', () => {
     expect(run.stdout).toContain('minimal proxy on node:tls and node:http2');
   });
 
+  it('a bad option ends the run at once with exit 2 and says which', async () => {
+    const run = await bench(['--pairs', 'x']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('bench: --pairs: expected a whole number of at least 0, got "x" (node bench/run.js --help)');
+    expect(run.stderr).not.toContain('    at ');
+  });
+
   // After the rounds, Baton and the peer of each goal run in pairs of cells back to back; their
   // ratios go beside the goal in the targets table (which stays judged on the rounds).
   it.skipIf(!nginx && process.env.CI !== 'true')('--pairs measures Baton and the goal peer back to back and reports the ratios beside the goal', async () => {
